@@ -1,0 +1,211 @@
+package io.slatestream.config;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+
+/**
+ * The job's configuration, read once in {@code main} and handed to every function. Immutable and
+ * serializable: functions receive it in their constructor rather than reading global parameters,
+ * so a harness test can build a function with exactly the settings it is about.
+ */
+public final class JobConfig implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private final Map<String, String> raw;
+  private final KafkaClientProperties kafka;
+
+  public final String topicInteractions;
+  public final String topicItems;
+  public final String topicSlateRequests;
+  public final String topicRecommendations;
+  public final String topicDeadLetters;
+
+  public final String groupId;
+  public final JobOptions.StartingOffsets startingOffsets;
+  public final Duration outOfOrderness;
+  public final Duration idleness;
+  public final Duration allowedLateness;
+  public final Duration maxFutureSkew;
+
+  public final List<Duration> halfLives;
+  public final Duration affinityHalfLife;
+  public final Duration quickSkipThreshold;
+  public final int recentItems;
+  public final Duration sessionGap;
+  public final Duration userTtl;
+
+  public final Duration itemHalfLife;
+  public final Duration itemStatsInterval;
+  public final Duration itemTtl;
+
+  public final int slateSize;
+  public final int slateMaxSize;
+  public final Duration slateDebounce;
+  public final int candidatesPerCategory;
+
+  public final JobOptions.DeliveryMode delivery;
+  public final String transactionalIdPrefix;
+  public final String jobName;
+  public final int maxParallelism;
+  public final Duration checkpointInterval;
+
+  private JobConfig(Map<String, String> raw) {
+    this.raw = Map.copyOf(raw);
+    Configuration c = Configuration.fromMap(raw);
+    this.kafka = KafkaClientProperties.from(raw, c.get(JobOptions.BOOTSTRAP_SERVERS));
+    topicInteractions = c.get(JobOptions.TOPIC_INTERACTIONS);
+    topicItems = c.get(JobOptions.TOPIC_ITEMS);
+    topicSlateRequests = c.get(JobOptions.TOPIC_SLATE_REQUESTS);
+    topicRecommendations = c.get(JobOptions.TOPIC_RECOMMENDATIONS);
+    topicDeadLetters = c.get(JobOptions.TOPIC_DEAD_LETTERS);
+    groupId = c.get(JobOptions.GROUP_ID);
+    startingOffsets = c.get(JobOptions.STARTING_OFFSETS);
+    outOfOrderness = c.get(JobOptions.OUT_OF_ORDERNESS);
+    idleness = c.get(JobOptions.IDLENESS);
+    allowedLateness = c.get(JobOptions.ALLOWED_LATENESS);
+    maxFutureSkew = c.get(JobOptions.MAX_FUTURE_SKEW);
+    halfLives = List.copyOf(c.get(JobOptions.HALF_LIVES));
+    affinityHalfLife = c.get(JobOptions.AFFINITY_HALF_LIFE);
+    quickSkipThreshold = c.get(JobOptions.QUICK_SKIP_THRESHOLD);
+    recentItems = c.get(JobOptions.RECENT_ITEMS);
+    sessionGap = c.get(JobOptions.SESSION_GAP);
+    userTtl = c.get(JobOptions.USER_TTL);
+    itemHalfLife = c.get(JobOptions.ITEM_HALF_LIFE);
+    itemStatsInterval = c.get(JobOptions.ITEM_STATS_INTERVAL);
+    itemTtl = c.get(JobOptions.ITEM_TTL);
+    slateSize = c.get(JobOptions.SLATE_SIZE);
+    slateMaxSize = c.get(JobOptions.SLATE_MAX_SIZE);
+    slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
+    candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
+    delivery = c.get(JobOptions.DELIVERY);
+    transactionalIdPrefix = c.get(JobOptions.TRANSACTIONAL_ID_PREFIX);
+    jobName = c.get(JobOptions.JOB_NAME);
+    maxParallelism = c.get(JobOptions.MAX_PARALLELISM);
+    checkpointInterval = c.get(JobOptions.CHECKPOINT_INTERVAL);
+    validate();
+  }
+
+  private void validate() {
+    require(!halfLives.isEmpty(), JobOptions.HALF_LIVES, "needs at least one half-life");
+    for (Duration d : halfLives) {
+      require(d.toMillis() > 0, JobOptions.HALF_LIVES, "half-lives must be positive");
+    }
+    require(affinityHalfLife.toMillis() > 0, JobOptions.AFFINITY_HALF_LIFE, "must be positive");
+    require(itemHalfLife.toMillis() > 0, JobOptions.ITEM_HALF_LIFE, "must be positive");
+    require(recentItems > 0, JobOptions.RECENT_ITEMS, "must be positive");
+    require(slateSize > 0, JobOptions.SLATE_SIZE, "must be positive");
+    require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
+    require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
+    require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
+    require(!slateDebounce.isNegative(), JobOptions.SLATE_DEBOUNCE, "must not be negative");
+  }
+
+  private static void require(boolean ok, ConfigOption<?> option, String what) {
+    if (!ok) {
+      throw new IllegalArgumentException("Invalid configuration '" + option.key() + "': " + what);
+    }
+  }
+
+  /** Defaults only. */
+  public static JobConfig defaults() {
+    return of(Map.of());
+  }
+
+  /** From explicit key/value pairs (tests, the local runner). */
+  public static JobConfig of(Map<String, String> values) {
+    Set<String> known = JobOptions.all().stream().map(ConfigOption::key).collect(Collectors.toSet());
+    for (String k : values.keySet()) {
+      if (!known.contains(k) && !k.startsWith(KafkaClientProperties.PREFIX)) {
+        throw new IllegalArgumentException(
+            "Unknown configuration key '" + k + "'. Known keys: " + new TreeMap<>(known(known)).keySet());
+      }
+    }
+    return new JobConfig(values);
+  }
+
+  private static Map<String, String> known(Set<String> keys) {
+    Map<String, String> m = new TreeMap<>();
+    keys.forEach(k -> m.put(k, ""));
+    return m;
+  }
+
+  /**
+   * Parses {@code --key value} / {@code --key=value} arguments. {@code --config FILE} loads a
+   * properties file first; later arguments override it.
+   */
+  public static JobConfig fromArgs(String... args) throws IOException {
+    Map<String, String> values = new LinkedHashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (!arg.startsWith("--")) {
+        throw new IllegalArgumentException("Expected --key value, got '" + arg + "'");
+      }
+      String k;
+      String v;
+      int eq = arg.indexOf('=');
+      if (eq > 0) {
+        k = arg.substring(2, eq);
+        v = arg.substring(eq + 1);
+      } else {
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("Missing value for '" + arg + "'");
+        }
+        k = arg.substring(2);
+        v = args[++i];
+      }
+      if (k.equals("config")) {
+        values.putAll(loadProperties(Path.of(v)));
+      } else {
+        values.put(k, v);
+      }
+    }
+    return of(values);
+  }
+
+  private static Map<String, String> loadProperties(Path file) throws IOException {
+    Properties p = new Properties();
+    try (InputStream in = Files.newInputStream(file)) {
+      p.load(in);
+    }
+    Map<String, String> m = new LinkedHashMap<>();
+    p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+    return m;
+  }
+
+  /** Kafka client properties shared by every source and sink. */
+  public KafkaClientProperties kafka() {
+    return kafka;
+  }
+
+  /** A copy with some values replaced. */
+  public JobConfig with(Map<String, String> overrides) {
+    Map<String, String> m = new LinkedHashMap<>(raw);
+    m.putAll(overrides);
+    return of(m);
+  }
+
+  /** Every explicitly set value, with secrets masked: safe to log or show in the Flink web UI. */
+  public Map<String, String> toMaskedMap() {
+    Map<String, String> m = new TreeMap<>();
+    raw.forEach((k, v) -> m.put(k, KafkaClientProperties.isSensitive(k) ? "******" : v));
+    return m;
+  }
+
+  @Override
+  public String toString() {
+    return "JobConfig" + toMaskedMap();
+  }
+}

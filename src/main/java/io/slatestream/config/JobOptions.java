@@ -1,0 +1,210 @@
+package io.slatestream.config;
+
+import static org.apache.flink.configuration.ConfigOptions.key;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.configuration.ConfigOption;
+
+/**
+ * Every option of the job, with its type, default and description: the single place they are
+ * documented. The README's option table is checked against this class by a test.
+ *
+ * <p>Kafka client properties are not listed here: any {@code kafka.<property>} key is passed to
+ * every Kafka source and sink unchanged (see {@link KafkaClientProperties}).
+ */
+public final class JobOptions {
+
+  private JobOptions() {}
+
+  // ---- Kafka ---------------------------------------------------------------------------------
+
+  public static final ConfigOption<String> BOOTSTRAP_SERVERS =
+      key("kafka.bootstrap.servers")
+          .stringType()
+          .defaultValue("localhost:9092")
+          .withDescription("Kafka brokers for every source and sink.");
+
+  public static final ConfigOption<String> GROUP_ID =
+      key("kafka.group.id")
+          .stringType()
+          .defaultValue("slatestream")
+          .withDescription(
+              "Consumer group of the sources. Offsets are committed on checkpoints, for monitoring only:"
+                  + " the job restores its positions from its own checkpoints.");
+
+  public static final ConfigOption<StartingOffsets> STARTING_OFFSETS =
+      key("source.starting-offsets")
+          .enumType(StartingOffsets.class)
+          .defaultValue(StartingOffsets.COMMITTED_OR_EARLIEST)
+          .withDescription(
+              "Where sources start when there is no checkpoint: EARLIEST, LATEST, or"
+                  + " COMMITTED_OR_EARLIEST (the group's committed offsets, else the beginning).");
+
+  // ---- Topics --------------------------------------------------------------------------------
+
+  public static final ConfigOption<String> TOPIC_INTERACTIONS =
+      key("topic.interactions").stringType().defaultValue("interactions")
+          .withDescription("Input: Interaction events (likes and skips), key = user id.");
+
+  public static final ConfigOption<String> TOPIC_ITEMS =
+      key("topic.items").stringType().defaultValue("items")
+          .withDescription("Input: the item catalog, compacted, key = item id.");
+
+  public static final ConfigOption<String> TOPIC_SLATE_REQUESTS =
+      key("topic.slate-requests").stringType().defaultValue("slate-requests")
+          .withDescription("Input: SlateRequest records, key = user id.");
+
+  public static final ConfigOption<String> TOPIC_RECOMMENDATIONS =
+      key("topic.recommendations").stringType().defaultValue("recommendations")
+          .withDescription("Output: Slate records, compacted, key = user id.");
+
+  public static final ConfigOption<String> TOPIC_DEAD_LETTERS =
+      key("topic.dead-letters").stringType().defaultValue("dead-letters")
+          .withDescription("Output: DeadLetter records for every input the job refused, with the reason.");
+
+  // ---- Event time ----------------------------------------------------------------------------
+
+  public static final ConfigOption<Duration> OUT_OF_ORDERNESS =
+      key("watermark.out-of-orderness").durationType().defaultValue(Duration.ofSeconds(2))
+          .withDescription("How far out of order events may arrive before the watermark passes them.");
+
+  public static final ConfigOption<Duration> IDLENESS =
+      key("watermark.idleness").durationType().defaultValue(Duration.ofSeconds(5))
+          .withDescription(
+              "A source partition silent this long stops holding back the watermark (e.g. the"
+                  + " catalog topic, or an empty partition).");
+
+  public static final ConfigOption<Duration> ALLOWED_LATENESS =
+      key("events.allowed-lateness").durationType().defaultValue(Duration.ofHours(1))
+          .withDescription(
+              "Interactions older than the watermark minus this are counted and dead-lettered"
+                  + " instead of updating features.");
+
+  public static final ConfigOption<Duration> MAX_FUTURE_SKEW =
+      key("events.max-future-skew").durationType().defaultValue(Duration.ofHours(1))
+          .withDescription(
+              "Events stamped further than this ahead of the wall clock are dead-lettered: one"
+                  + " wrong device clock must not push the watermark past everyone else's events.");
+
+  // ---- Features ------------------------------------------------------------------------------
+
+  public static final ConfigOption<List<Duration>> HALF_LIVES =
+      key("features.half-lives").durationType().asList()
+          .defaultValues(Duration.ofHours(1), Duration.ofDays(1), Duration.ofDays(7))
+          .withDescription("Half-lives of the decayed like/skip/quick-skip counters, ';'-separated.");
+
+  public static final ConfigOption<Duration> AFFINITY_HALF_LIFE =
+      key("features.affinity-half-life").durationType().defaultValue(Duration.ofDays(3))
+          .withDescription("Half-life of per-category and per-creator affinity.");
+
+  public static final ConfigOption<Duration> QUICK_SKIP_THRESHOLD =
+      key("features.quick-skip-threshold").durationType().defaultValue(Duration.ofSeconds(2))
+          .withDescription("A SKIP watched for less than this is a quick skip.");
+
+  public static final ConfigOption<Integer> RECENT_ITEMS =
+      key("features.recent-items").intType().defaultValue(50)
+          .withDescription("How many of a user's last interacted items are kept (and never re-served).");
+
+  public static final ConfigOption<Duration> SESSION_GAP =
+      key("features.session-gap").durationType().defaultValue(Duration.ofMinutes(30))
+          .withDescription("Inactivity that ends a user's session.");
+
+  public static final ConfigOption<Duration> USER_TTL =
+      key("state.user-ttl").durationType().defaultValue(Duration.ofDays(30))
+          .withDescription(
+              "A user's state expires this long after its last update (processing time, as all"
+                  + " Flink state TTL). Expired users start cold.");
+
+  public static final ConfigOption<Duration> ITEM_HALF_LIFE =
+      key("items.half-life").durationType().defaultValue(Duration.ofHours(6))
+          .withDescription("Half-life of item impressions, likes and skips (trending).");
+
+  public static final ConfigOption<Duration> ITEM_STATS_INTERVAL =
+      key("items.stats-interval").durationType().defaultValue(Duration.ofSeconds(1))
+          .withDescription(
+              "An item's statistics reach the rankers at most once per this much event time,"
+                  + " bounding broadcast traffic for hot items.");
+
+  public static final ConfigOption<Duration> ITEM_TTL =
+      key("state.item-ttl").durationType().defaultValue(Duration.ofDays(30))
+          .withDescription("Item statistics expire this long after their last update.");
+
+  // ---- Slates --------------------------------------------------------------------------------
+
+  public static final ConfigOption<Integer> SLATE_SIZE =
+      key("slate.size").intType().defaultValue(10)
+          .withDescription("Items in a slate when the request does not say (and after interactions).");
+
+  public static final ConfigOption<Integer> SLATE_MAX_SIZE =
+      key("slate.max-size").intType().defaultValue(100)
+          .withDescription("Largest slate served; larger requests are clamped to it.");
+
+  public static final ConfigOption<Duration> SLATE_DEBOUNCE =
+      key("slate.debounce").durationType().defaultValue(Duration.ofSeconds(5))
+          .withDescription(
+              "After an interaction a slate follows at once, then at most one more per this much"
+                  + " event time while the user keeps interacting. 0 disables interaction slates.");
+
+  public static final ConfigOption<Integer> CANDIDATES_PER_CATEGORY =
+      key("ranking.candidates-per-category").intType().defaultValue(100)
+          .withDescription("How many of the most popular items of each category are scored per slate.");
+
+  // ---- Delivery and job ----------------------------------------------------------------------
+
+  public static final ConfigOption<DeliveryMode> DELIVERY =
+      key("sink.delivery").enumType(DeliveryMode.class).defaultValue(DeliveryMode.AT_LEAST_ONCE)
+          .withDescription(
+              "AT_LEAST_ONCE (duplicates are harmless on the compacted per-user topic) or"
+                  + " EXACTLY_ONCE (Kafka transactions; consumers must read_committed).");
+
+  public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX =
+      key("sink.transactional-id-prefix").stringType().defaultValue("slatestream")
+          .withDescription("Prefix of Kafka transactional ids in EXACTLY_ONCE mode; unique per job.");
+
+  public static final ConfigOption<String> JOB_NAME =
+      key("job.name").stringType().defaultValue("slatestream").withDescription("Flink job name.");
+
+  public static final ConfigOption<Integer> MAX_PARALLELISM =
+      key("job.max-parallelism").intType().defaultValue(720)
+          .withDescription(
+              "Key groups of every keyed state. Fixed for the life of the state: changing it"
+                  + " makes savepoints unrestorable.");
+
+  public static final ConfigOption<Duration> CHECKPOINT_INTERVAL =
+      key("job.checkpoint-interval").durationType().defaultValue(Duration.ofSeconds(10))
+          .withDescription(
+              "Checkpoint interval when the cluster configuration sets none. Kafka offsets and"
+                  + " exactly-once transactions commit on checkpoints.");
+
+  /** Every option above, in declaration order. */
+  public static List<ConfigOption<?>> all() {
+    List<ConfigOption<?>> options = new ArrayList<>();
+    for (Field field : JobOptions.class.getDeclaredFields()) {
+      if (Modifier.isStatic(field.getModifiers()) && field.getType() == ConfigOption.class) {
+        try {
+          options.add((ConfigOption<?>) field.get(null));
+        } catch (IllegalAccessException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
+    return options;
+  }
+
+  /** Where sources begin without a checkpoint. */
+  public enum StartingOffsets {
+    EARLIEST,
+    LATEST,
+    COMMITTED_OR_EARLIEST
+  }
+
+  /** Delivery guarantee of the Kafka sinks. */
+  public enum DeliveryMode {
+    AT_LEAST_ONCE,
+    EXACTLY_ONCE
+  }
+}

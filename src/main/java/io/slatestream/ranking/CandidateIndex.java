@@ -1,0 +1,86 @@
+package io.slatestream.ranking;
+
+import io.slatestream.avro.Item;
+import io.slatestream.avro.state.CatalogEntry;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.TreeSet;
+import java.util.function.Consumer;
+
+/**
+ * The catalog ordered by popularity, globally and per category, so a slate scores a bounded
+ * number of candidates instead of the whole catalog. It is a derived, in-memory view of the
+ * ranker's broadcast state, rebuilt from that state after a restore; it is never checkpointed.
+ * Ties are broken by item id so that every parallel instance, and every replay, orders alike.
+ */
+public final class CandidateIndex {
+
+  /** One indexed item. */
+  public record Candidate(String itemId, String category, String creatorId, double popularity) {}
+
+  private static final Comparator<Candidate> BY_POPULARITY =
+      Comparator.comparingDouble(Candidate::popularity).reversed().thenComparing(Candidate::itemId);
+
+  private final Map<String, Candidate> byId = new HashMap<>();
+  private final NavigableSet<Candidate> global = new TreeSet<>(BY_POPULARITY);
+  private final Map<String, NavigableSet<Candidate>> byCategory = new HashMap<>();
+
+  /** Adds, updates or (for a deleted or stats-only entry) removes one item. */
+  public void put(String itemId, CatalogEntry entry) {
+    remove(itemId);
+    Item item = entry == null ? null : entry.getItem();
+    if (item == null || item.getDeleted()) {
+      return;
+    }
+    Candidate c = new Candidate(itemId, item.getCategory(), item.getCreatorId(),
+        HeuristicScorer.popularity(entry.getStats()));
+    byId.put(itemId, c);
+    global.add(c);
+    byCategory.computeIfAbsent(c.category(), k -> new TreeSet<>(BY_POPULARITY)).add(c);
+  }
+
+  public void remove(String itemId) {
+    Candidate old = byId.remove(itemId);
+    if (old != null) {
+      global.remove(old);
+      NavigableSet<Candidate> cat = byCategory.get(old.category());
+      cat.remove(old);
+      if (cat.isEmpty()) {
+        byCategory.remove(old.category());
+      }
+    }
+  }
+
+  public Candidate get(String itemId) {
+    return byId.get(itemId);
+  }
+
+  public int size() {
+    return byId.size();
+  }
+
+  /** The {@code k} most popular items overall, most popular first. */
+  public void topGlobal(int k, Consumer<Candidate> sink) {
+    take(global, k, sink);
+  }
+
+  /** The {@code k} most popular items of {@code category}, most popular first. */
+  public void topInCategory(String category, int k, Consumer<Candidate> sink) {
+    NavigableSet<Candidate> set = byCategory.get(category);
+    if (set != null) {
+      take(set, k, sink);
+    }
+  }
+
+  private static void take(NavigableSet<Candidate> set, int k, Consumer<Candidate> sink) {
+    int n = 0;
+    for (Candidate c : set) {
+      if (n++ >= k) {
+        return;
+      }
+      sink.accept(c);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+package io.slatestream.ranking;
+
+import io.slatestream.avro.CandidateSource;
+import io.slatestream.avro.SlateItem;
+import io.slatestream.avro.state.RecentEvent;
+import io.slatestream.avro.state.UserProfile;
+import io.slatestream.features.ProfileUpdater;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Retrieves candidates from the index, filters what the user has already interacted with, scores
+ * them with {@link HeuristicScorer} and returns the best {@code size}. Candidates: the most
+ * popular items of the user's strongest categories, then the most popular overall (a user with no
+ * history gets only the latter). Deterministic: equal scores are ordered by item id.
+ */
+public final class HeuristicRanker implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** How many of the user's strongest categories are searched. */
+  public static final int TOP_CATEGORIES = 3;
+
+  private final ProfileUpdater features;
+  private final int candidatesPerCategory;
+
+  public HeuristicRanker(ProfileUpdater features, int candidatesPerCategory) {
+    this.features = features;
+    this.candidatesPerCategory = candidatesPerCategory;
+  }
+
+  /** A scored candidate, with where it came from. */
+  record Scored(CandidateIndex.Candidate candidate, CandidateSource source, double score) {}
+
+  public List<SlateItem> rank(UserProfile profile, CandidateIndex index, int size, long atMs) {
+    Set<String> seen = new HashSet<>();
+    if (profile != null) {
+      for (RecentEvent r : profile.getRecent()) {
+        seen.add(r.getItemId());
+      }
+    }
+    Map<String, CandidateSource> candidates = new LinkedHashMap<>();
+    if (profile != null) {
+      for (String category : ProfileUpdater.topCategories(profile, TOP_CATEGORIES)) {
+        index.topInCategory(category, candidatesPerCategory,
+            c -> candidates.putIfAbsent(c.itemId(), CandidateSource.USER_CATEGORY));
+      }
+    }
+    index.topGlobal(candidatesPerCategory,
+        c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
+
+    List<Scored> scored = new ArrayList<>(candidates.size());
+    for (Map.Entry<String, CandidateSource> en : candidates.entrySet()) {
+      if (seen.contains(en.getKey())) {
+        continue;
+      }
+      CandidateIndex.Candidate c = index.get(en.getKey());
+      double affinity = profile == null ? 0.0 : features.categoryAffinity(profile, c.category(), atMs);
+      scored.add(new Scored(c, en.getValue(), HeuristicScorer.score(c.popularity(), affinity)));
+    }
+    scored.sort(Comparator.comparingDouble(Scored::score).reversed()
+        .thenComparing(s -> s.candidate().itemId()));
+
+    List<SlateItem> slate = new ArrayList<>(Math.min(size, scored.size()));
+    for (int i = 0; i < scored.size() && i < size; i++) {
+      Scored s = scored.get(i);
+      slate.add(new SlateItem(s.candidate().itemId(), s.score(), i, s.source()));
+    }
+    return slate;
+  }
+}

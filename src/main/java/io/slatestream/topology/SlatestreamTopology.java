@@ -1,0 +1,126 @@
+package io.slatestream.topology;
+
+import io.slatestream.avro.DeadLetter;
+import io.slatestream.avro.Interaction;
+import io.slatestream.avro.Item;
+import io.slatestream.avro.Slate;
+import io.slatestream.avro.SlateRequest;
+import io.slatestream.avro.state.ItemStats;
+import io.slatestream.avro.state.RankerBroadcast;
+import io.slatestream.config.JobConfig;
+import io.slatestream.functions.ItemStatsFunction;
+import io.slatestream.functions.RankerFunction;
+import io.slatestream.functions.SplitDeadLetters;
+import io.slatestream.serde.AvroCodec;
+import org.apache.avro.specific.SpecificRecordBase;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.api.java.typeutils.EitherTypeInfo;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.BroadcastStream;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.types.Either;
+
+/**
+ * The whole job as one method: the real entry point and the tests both call {@link #define} with
+ * their own sources and sinks, so the topology under test is the topology that runs.
+ *
+ * <pre>
+ * interactions ─► decode+validate ──invalid──► dead-letters
+ *                      ├─► keyBy(item): item stats ─────────┐
+ * items ─► decode+validate ─────────────────────────────────┴─► broadcast (catalog + stats)
+ * slate-requests ─► decode+validate ─┐                                    │
+ *          interactions ─────────────┴─► keyBy(user): ranker ◄────────────┘ ─► recommendations
+ * </pre>
+ */
+public final class SlatestreamTopology {
+  private SlatestreamTopology() {}
+
+  /** The job's inputs: each yields a decoded record or a dead letter per Kafka record. */
+  public record Inputs(
+      Source<Either<DeadLetter, Interaction>, ?, ?> interactions,
+      Source<Either<DeadLetter, Item>, ?, ?> items,
+      Source<Either<DeadLetter, SlateRequest>, ?, ?> slateRequests) {}
+
+  /** The job's outputs. */
+  public record Outputs(Sink<Slate> recommendations, Sink<DeadLetter> deadLetters) {}
+
+  /** What {@link #define} built, for callers that attach more (tests, later stages). */
+  public record Streams(DataStream<Slate> slates, DataStream<DeadLetter> deadLetters) {}
+
+  public static Streams define(StreamExecutionEnvironment env, Inputs in, Outputs out, JobConfig config) {
+    env.setMaxParallelism(config.maxParallelism);
+
+    SingleOutputStreamOperator<Interaction> interactions = decoded(env, in.interactions(), Interaction.class,
+        config.topicInteractions, Uids.SOURCE_INTERACTIONS, Uids.SPLIT_INTERACTIONS,
+        EventTime.strategy(Interaction::getEventTimeMs, config.outOfOrderness, config.idleness),
+        config.allowedLateness.toMillis());
+    // The catalog is state, not a stream of facts in time: an item published long ago is as valid
+    // as a new one, so lateness never applies to it.
+    SingleOutputStreamOperator<Item> items = decoded(env, in.items(), Item.class,
+        config.topicItems, Uids.SOURCE_ITEMS, Uids.SPLIT_ITEMS,
+        EventTime.strategy(Item::getPublishedTimeMs, config.outOfOrderness, config.idleness),
+        Long.MAX_VALUE);
+    SingleOutputStreamOperator<SlateRequest> requests = decoded(env, in.slateRequests(), SlateRequest.class,
+        config.topicSlateRequests, Uids.SOURCE_SLATE_REQUESTS, Uids.SPLIT_SLATE_REQUESTS,
+        EventTime.strategy(SlateRequest::getEventTimeMs, config.outOfOrderness, config.idleness),
+        Long.MAX_VALUE);
+
+    DataStream<ItemStats> itemStats = interactions
+        .keyBy(Interaction::getItemId)
+        .process(new ItemStatsFunction(config))
+        .uid(Uids.ITEM_STATS)
+        .name("item statistics")
+        .returns(new AvroTypeInfo<>(ItemStats.class));
+
+    TypeInformation<RankerBroadcast> broadcastType = new AvroTypeInfo<>(RankerBroadcast.class);
+    BroadcastStream<RankerBroadcast> catalog = items
+        .map(i -> new RankerBroadcast(i.getItemId(), i)).returns(broadcastType).name("catalog update")
+        .union(itemStats.map(s -> new RankerBroadcast(s.getItemId(), s)).returns(broadcastType).name("stats update"))
+        .broadcast(RankerFunction.CATALOG);
+
+    TypeInformation<Either<Interaction, SlateRequest>> userInputType =
+        new EitherTypeInfo<>(new AvroTypeInfo<>(Interaction.class), new AvroTypeInfo<>(SlateRequest.class));
+    DataStream<Either<Interaction, SlateRequest>> userInput = interactions
+        .map(i -> Either.<Interaction, SlateRequest>Left(i)).returns(userInputType).name("as user input")
+        .union(requests.map(r -> Either.<Interaction, SlateRequest>Right(r)).returns(userInputType).name("as user input"));
+
+    SingleOutputStreamOperator<Slate> slates = userInput
+        .keyBy(e -> e.isLeft() ? e.left().getUserId() : e.right().getUserId())
+        .connect(catalog)
+        .process(new RankerFunction(config))
+        .uid(Uids.RANKER)
+        .name("ranker")
+        .returns(new AvroTypeInfo<>(Slate.class));
+
+    DataStream<DeadLetter> deadLetters = interactions.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
+        .union(items.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+            requests.getSideOutput(SplitDeadLetters.DEAD_LETTERS));
+
+    slates.sinkTo(out.recommendations()).uid(Uids.SINK_RECOMMENDATIONS).name("recommendations");
+    deadLetters.sinkTo(out.deadLetters()).uid(Uids.SINK_DEAD_LETTERS).name("dead-letters");
+    return new Streams(slates, deadLetters);
+  }
+
+  private static <T extends SpecificRecordBase> SingleOutputStreamOperator<T> decoded(
+      StreamExecutionEnvironment env,
+      Source<Either<DeadLetter, T>, ?, ?> source,
+      Class<T> type,
+      String topic,
+      String sourceUid,
+      String splitUid,
+      org.apache.flink.api.common.eventtime.WatermarkStrategy<Either<DeadLetter, T>> watermarks,
+      long allowedLatenessMs) {
+    TypeInformation<Either<DeadLetter, T>> eitherType =
+        new EitherTypeInfo<>(new AvroTypeInfo<>(DeadLetter.class), new AvroTypeInfo<>(type));
+    return env.fromSource(source, watermarks, topic, eitherType)
+        .uid(sourceUid)
+        .process(new SplitDeadLetters<>(topic, AvroCodec.of(type), allowedLatenessMs))
+        .uid(splitUid)
+        .name("decode " + topic)
+        .returns(new AvroTypeInfo<>(type));
+  }
+}

@@ -1,0 +1,20 @@
+package io.slatestream.topology;
+
+/**
+ * Stable operator ids. State in savepoints is matched to operators by these strings: never change
+ * one of them, and reuse them (as the savepoint tooling does) rather than retyping them.
+ */
+public final class Uids {
+  private Uids() {}
+
+  public static final String SOURCE_INTERACTIONS = "source-interactions";
+  public static final String SOURCE_ITEMS = "source-items";
+  public static final String SOURCE_SLATE_REQUESTS = "source-slate-requests";
+  public static final String SPLIT_INTERACTIONS = "split-interactions";
+  public static final String SPLIT_ITEMS = "split-items";
+  public static final String SPLIT_SLATE_REQUESTS = "split-slate-requests";
+  public static final String ITEM_STATS = "item-stats";
+  public static final String RANKER = "ranker";
+  public static final String SINK_RECOMMENDATIONS = "sink-recommendations";
+  public static final String SINK_DEAD_LETTERS = "sink-dead-letters";
+}
