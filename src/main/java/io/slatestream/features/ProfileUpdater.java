@@ -34,6 +34,9 @@ public final class ProfileUpdater implements Serializable {
    */
   public static final int MAX_AFFINITY_KEYS = 64;
 
+  /** Bound on interactions waiting for their item to reach the catalog. */
+  public static final int MAX_UNRESOLVED = 32;
+
   private final long[] halfLivesMs;
   private final long affinityHalfLifeMs;
   private final long quickSkipMs;
@@ -67,6 +70,7 @@ public final class ProfileUpdater implements Serializable {
         .setCategoryAffinity(new HashMap<>())
         .setCreatorAffinity(new HashMap<>())
         .setRecent(new ArrayList<>())
+        .setUnresolved(new ArrayList<>())
         .build();
   }
 
@@ -95,13 +99,17 @@ public final class ProfileUpdater implements Serializable {
         }
       }
     }
+    RecentEvent event = new RecentEvent(e.getItemId(), t, e.getType(), e.getWatchTimeMs());
     if (item != null) {
-      double signal = e.getType() == InteractionType.LIKE ? LIKE_WEIGHT : quick ? QUICK_SKIP_WEIGHT : SKIP_WEIGHT;
-      double w = signal * Decay.factor(t, p.getAnchorMs(), affinityHalfLifeMs);
-      addAffinity(p.getCategoryAffinity(), item.getCategory(), w);
-      addAffinity(p.getCreatorAffinity(), item.getCreatorId(), w);
+      addAffinity(p, event, item);
+    } else {
+      List<RecentEvent> unresolved = p.getUnresolved();
+      unresolved.add(event);
+      while (unresolved.size() > MAX_UNRESOLVED) {
+        unresolved.remove(0);
+      }
     }
-    addRecent(p, e);
+    addRecent(p, event);
     updateSession(p, t);
     p.setLastEventMs(Math.max(p.getLastEventMs(), t));
     p.setTotalEvents(p.getTotalEvents() + 1);
@@ -142,6 +150,35 @@ public final class ProfileUpdater implements Serializable {
     p.setAnchorMs(t);
   }
 
+  private void addAffinity(UserProfile p, RecentEvent e, Item item) {
+    boolean quick = e.getType() == InteractionType.SKIP && e.getWatchTimeMs() < quickSkipMs;
+    double signal = e.getType() == InteractionType.LIKE ? LIKE_WEIGHT : quick ? QUICK_SKIP_WEIGHT : SKIP_WEIGHT;
+    double w = signal * Decay.factor(e.getEventTimeMs(), p.getAnchorMs(), affinityHalfLifeMs);
+    addAffinity(p.getCategoryAffinity(), item.getCategory(), w);
+    addAffinity(p.getCreatorAffinity(), item.getCreatorId(), w);
+  }
+
+  /**
+   * Adds the affinity of interactions whose items have since reached the catalog. The result is
+   * the same as if the item had been known when the interaction arrived.
+   *
+   * @return whether the profile changed
+   */
+  public boolean resolve(UserProfile p, java.util.function.Function<String, Item> catalog) {
+    List<RecentEvent> unresolved = p.getUnresolved();
+    boolean changed = false;
+    for (int i = 0; i < unresolved.size(); ) {
+      Item item = catalog.apply(unresolved.get(i).getItemId());
+      if (item != null) {
+        addAffinity(p, unresolved.remove(i), item);
+        changed = true;
+      } else {
+        i++;
+      }
+    }
+    return changed;
+  }
+
   private static void addAffinity(Map<String, Double> m, String key, double w) {
     m.merge(key, w, Double::sum);
     if (m.size() > MAX_AFFINITY_KEYS) {
@@ -158,9 +195,9 @@ public final class ProfileUpdater implements Serializable {
     }
   }
 
-  private void addRecent(UserProfile p, Interaction e) {
+  private void addRecent(UserProfile p, RecentEvent event) {
     List<RecentEvent> recent = p.getRecent();
-    RecentEvent r = new RecentEvent(e.getItemId(), e.getEventTimeMs(), e.getType(), e.getWatchTimeMs());
+    RecentEvent r = RecentEvent.newBuilder(event).build();
     int i = recent.size();
     while (i > 0 && recent.get(i - 1).getEventTimeMs() > r.getEventTimeMs()) {
       i--;

@@ -95,7 +95,7 @@ public final class RankerFunction
     if (input.isLeft()) {
       onInteraction(input.left(), ctx, idx, out);
     } else {
-      onRequest(input.right(), idx, out);
+      onRequest(input.right(), ctx, idx, out);
     }
   }
 
@@ -105,9 +105,9 @@ public final class RankerFunction
     if (p == null) {
       p = features.empty();
     }
-    CatalogEntry entry = ctx.getBroadcastState(CATALOG).get(e.getItemId());
-    Item item = entry == null ? null : entry.getItem();
-    features.apply(p, e, item);
+    ReadOnlyBroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
+    features.resolve(p, id -> catalogItem(catalog, id));
+    features.apply(p, e, catalogItem(catalog, e.getItemId()));
 
     long t = e.getEventTimeMs();
     if (debounceMs > 0) {
@@ -129,15 +129,29 @@ public final class RankerFunction
     profiles.update(p);
   }
 
-  private void onRequest(SlateRequest r, CandidateIndex idx, Collector<Slate> out) throws Exception {
+  private static Item catalogItem(ReadOnlyBroadcastState<String, CatalogEntry> catalog, String itemId) {
+    try {
+      CatalogEntry entry = catalog.get(itemId);
+      return entry == null ? null : entry.getItem();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private void onRequest(SlateRequest r, ReadOnlyContext ctx, CandidateIndex idx, Collector<Slate> out)
+      throws Exception {
     int size = r.getSlateSize() == 0 ? config.slateSize : r.getSlateSize();
     if (size > config.slateMaxSize) {
       clampedRequests.inc();
       size = config.slateMaxSize;
     }
-    // A request reads the profile but does not write it: asking for a slate is not activity that
-    // should keep a user's state alive or change their features.
-    emit(profiles.value(), r.getUserId(), r.getRequestId(), SlateTrigger.REQUEST, "request:" + r.getRequestId(),
+    // A request reads the profile and writes it only to catch up on interactions whose items have
+    // since reached the catalog: asking for a slate is not activity that changes features.
+    UserProfile p = profiles.value();
+    if (p != null && features.resolve(p, id -> catalogItem(ctx.getBroadcastState(CATALOG), id))) {
+      profiles.update(p);
+    }
+    emit(p, r.getUserId(), r.getRequestId(), SlateTrigger.REQUEST, "request:" + r.getRequestId(),
         r.getEventTimeMs(), size, idx, out);
   }
 
@@ -149,6 +163,7 @@ public final class RankerFunction
     }
     p.setPendingSlateTimerMs(NO_TIMER);
     p.setLastInteractionSlateMs(timestamp);
+    features.resolve(p, id -> catalogItem(ctx.getBroadcastState(CATALOG), id));
     profiles.update(p);
     CandidateIndex idx = index(ctx.getBroadcastState(CATALOG));
     emit(p, ctx.getCurrentKey(), null, SlateTrigger.INTERACTION, "debounce:" + timestamp, p.getLastEventMs(),
