@@ -100,6 +100,8 @@ public final class JobConfig implements Serializable {
 
   private void validate() {
     require(!halfLives.isEmpty(), JobOptions.HALF_LIVES, "needs at least one half-life");
+    require(halfLives.stream().distinct().count() == halfLives.size(), JobOptions.HALF_LIVES,
+        "half-lives must be distinct, got " + halfLives);
     for (Duration d : halfLives) {
       require(d.toMillis() > 0, JobOptions.HALF_LIVES, "half-lives must be positive");
     }
@@ -144,7 +146,8 @@ public final class JobConfig implements Serializable {
 
   /**
    * Parses {@code --key value} / {@code --key=value} arguments. {@code --config FILE} loads a
-   * properties file first; later arguments override it.
+   * properties file at its position: arguments after it override the file, arguments before it are
+   * overridden by it. Put {@code --config} first to let the command line win.
    */
   public static JobConfig fromArgs(String... args) throws IOException {
     Map<String, String> values = new LinkedHashMap<>();

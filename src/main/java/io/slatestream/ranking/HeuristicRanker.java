@@ -44,14 +44,17 @@ public final class HeuristicRanker implements Serializable {
         seen.add(r.getItemId());
       }
     }
+    // Seen items are filtered after retrieval, so each source fetches that many more: a user who
+    // has seen a category's leaders still gets a full slate from it.
+    int perSource = candidatesPerCategory + seen.size();
     Map<String, CandidateSource> candidates = new LinkedHashMap<>();
     if (profile != null) {
       for (String category : ProfileUpdater.topCategories(profile, TOP_CATEGORIES)) {
-        index.topInCategory(category, candidatesPerCategory,
+        index.topInCategory(category, perSource,
             c -> candidates.putIfAbsent(c.itemId(), CandidateSource.USER_CATEGORY));
       }
     }
-    index.topGlobal(candidatesPerCategory,
+    index.topGlobal(perSource,
         c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
 
     List<Scored> scored = new ArrayList<>(candidates.size());

@@ -1,0 +1,555 @@
+package io.slatestream.functions;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.slatestream.avro.CandidateSource;
+import io.slatestream.avro.Interaction;
+import io.slatestream.avro.InteractionType;
+import io.slatestream.avro.Item;
+import io.slatestream.avro.Slate;
+import io.slatestream.avro.SlateItem;
+import io.slatestream.avro.SlateRequest;
+import io.slatestream.avro.SlateTrigger;
+import io.slatestream.avro.state.CatalogEntry;
+import io.slatestream.avro.state.ItemStats;
+import io.slatestream.avro.state.RankerBroadcast;
+import io.slatestream.avro.state.UserProfile;
+import io.slatestream.config.JobConfig;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.KeyedStateBackend;
+import org.apache.flink.runtime.state.TestableKeyedStateBackend;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+import org.apache.flink.streaming.api.operators.co.CoBroadcastWithKeyedOperator;
+import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
+import org.apache.flink.types.Either;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The ranker on the real RocksDB backend: keyed by user, catalog and item statistics on the
+ * broadcast side. Expected slates are computed here from the documented heuristic
+ * ({@code popularity · (1 + tanh(affinity))}, ties by item id), not copied from a run.
+ */
+class RankerFunctionTest {
+
+  private static final long T0 = 1_700_000_000_000L;
+  private static final long SECOND = 1_000L;
+  private static final long HOUR = 3_600_000L;
+
+  private static final KeySelector<Either<Interaction, SlateRequest>, String> BY_USER =
+      e -> e.isLeft() ? e.left().getUserId() : e.right().getUserId();
+
+  private final List<KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate>>
+      open = new ArrayList<>();
+
+  @AfterEach
+  void closeHarnesses() throws Exception {
+    for (var h : open) {
+      h.close();
+    }
+  }
+
+  // ---- fixtures -------------------------------------------------------------------------------
+
+  private static JobConfig config(Map<String, String> settings) {
+    Map<String, String> m = new HashMap<>(Map.of("slate.size", "3", "slate.max-size", "5", "slate.debounce", "5 s"));
+    m.putAll(settings);
+    return JobConfig.of(m);
+  }
+
+  private KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> harness(
+      JobConfig config, OperatorSubtaskState restoreFrom) throws Exception {
+    var op = new CoBroadcastWithKeyedOperator<>(new RankerFunction(config), List.of(RankerFunction.CATALOG));
+    var h = new KeyedBroadcastOperatorTestHarness<>(op, BY_USER, Types.STRING, 128, 1, 0);
+    h.setStateBackend(new EmbeddedRocksDBStateBackend());
+    h.setStateTtlProcessingTime(0);
+    if (restoreFrom != null) {
+      h.initializeState(restoreFrom);
+    }
+    h.open();
+    open.add(h);
+    return h;
+  }
+
+  private KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> harness(
+      Map<String, String> settings) throws Exception {
+    return harness(config(settings), null);
+  }
+
+  private record Stats(double likes, double skips, double quickSkips) {}
+
+  /** The catalog used by most tests: id → (category, stats). */
+  private static final Map<String, String> CATEGORY = new LinkedHashMap<>();
+  private static final Map<String, Stats> STATS = new LinkedHashMap<>();
+
+  static {
+    put("i1", "music", new Stats(20, 2, 0));
+    put("i2", "music", new Stats(10, 1, 0));
+    put("i3", "sport", new Stats(10, 1, 0)); // as popular as i2: the id decides
+    put("i4", "sport", new Stats(3, 0, 0));
+    put("i5", "news", new Stats(1, 3, 2));
+    put("i6", "news", null); // no statistics yet
+  }
+
+  private static void put(String id, String category, Stats s) {
+    CATEGORY.put(id, category);
+    STATS.put(id, s);
+  }
+
+  private static Item item(String id, String category) {
+    return Item.newBuilder().setItemId(id).setCategory(category).setCreatorId("creator-" + id)
+        .setDurationMs(30_000).setPublishedTimeMs(T0 - HOUR).build();
+  }
+
+  private static ItemStats stats(String id, Stats s) {
+    return new ItemStats(id, T0, s.likes() + s.skips(), s.likes(), s.skips(), s.quickSkips());
+  }
+
+  private static void loadCatalog(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h)
+      throws Exception {
+    for (String id : CATEGORY.keySet()) {
+      h.processBroadcastElement(new RankerBroadcast(id, item(id, CATEGORY.get(id))), T0 - HOUR);
+      if (STATS.get(id) != null) {
+        h.processBroadcastElement(new RankerBroadcast(id, stats(id, STATS.get(id))), T0 - HOUR);
+      }
+    }
+  }
+
+  /** The documented popularity, computed independently of the main code. */
+  private static double popularity(Stats s) {
+    double l = s == null ? 0 : s.likes();
+    double k = s == null ? 0 : s.skips();
+    double q = s == null ? 0 : s.quickSkips();
+    return Math.log(2 + l) * (l + 1) / (l + k + q + 2);
+  }
+
+  private record Expected(String itemId, double score) {}
+
+  /** The slate the heuristic should serve: score by popularity · (1 + tanh(affinity)), ties by id. */
+  private static List<Expected> expectedSlate(Set<String> exclude, Map<String, Double> categoryAffinity, int size) {
+    List<Expected> all = new ArrayList<>();
+    for (String id : CATEGORY.keySet()) {
+      if (!exclude.contains(id)) {
+        double a = categoryAffinity.getOrDefault(CATEGORY.get(id), 0.0);
+        all.add(new Expected(id, popularity(STATS.get(id)) * (1 + Math.tanh(a))));
+      }
+    }
+    all.sort(Comparator.comparingDouble(Expected::score).reversed().thenComparing(Expected::itemId));
+    return all.subList(0, Math.min(size, all.size()));
+  }
+
+  private static void assertSlateItems(Slate slate, List<Expected> expected) {
+    assertThat(slate.getItems()).extracting(SlateItem::getItemId)
+        .containsExactlyElementsOf(expected.stream().map(Expected::itemId).toList());
+    for (int i = 0; i < expected.size(); i++) {
+      SlateItem it = slate.getItems().get(i);
+      assertThat(it.getRank()).isEqualTo(i);
+      assertThat(it.getScore()).as("score of %s", it.getItemId()).isCloseTo(expected.get(i).score(), within(1e-12));
+    }
+  }
+
+  private static Either<Interaction, SlateRequest> request(String requestId, String userId, int size, long timeMs) {
+    return Either.Right(SlateRequest.newBuilder().setRequestId(requestId).setUserId(userId).setSlateSize(size)
+        .setEventTimeMs(timeMs).build());
+  }
+
+  private static Either<Interaction, SlateRequest> interaction(String userId, String itemId, InteractionType type,
+      long watchMs, long timeMs) {
+    return Either.Left(Interaction.newBuilder().setEventId(userId + "/" + itemId + "@" + timeMs).setUserId(userId)
+        .setItemId(itemId).setType(type).setWatchTimeMs(watchMs).setEventTimeMs(timeMs).build());
+  }
+
+  private static void send(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      Either<Interaction, SlateRequest> e) throws Exception {
+    h.processElement(e, e.isLeft() ? e.left().getEventTimeMs() : e.right().getEventTimeMs());
+  }
+
+  /** Sends one request and returns the one slate it must produce. */
+  private static Slate ask(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      String requestId, String userId, int size, long timeMs) throws Exception {
+    h.getOutput().clear();
+    send(h, request(requestId, userId, size, timeMs));
+    List<Slate> out = h.extractOutputValues();
+    assertThat(out).as("exactly one slate per request, at once").hasSize(1);
+    h.getOutput().clear();
+    return out.get(0);
+  }
+
+  /**
+   * Moves event time on both inputs: the operator's watermark is the minimum of the keyed and the
+   * broadcast input, as in the job where the catalog and statistics streams carry watermarks too.
+   */
+  private static void advance(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      long watermark) throws Exception {
+    h.processBroadcastWatermark(watermark);
+    h.processWatermark(watermark);
+  }
+
+  private static List<Slate> drain(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
+    List<Slate> out = h.extractOutputValues();
+    h.getOutput().clear();
+    return out;
+  }
+
+  private static UserProfile profile(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      JobConfig config, String userId) throws Exception {
+    KeyedStateBackend<String> backend = h.getOperator().getKeyedStateBackend();
+    backend.setCurrentKey(userId);
+    ValueState<UserProfile> s = backend.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
+        RankerFunction.profileDescriptor(config));
+    return s.value();
+  }
+
+  private static long profileKeys(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
+    try (var keys = h.getOperator().getKeyedStateBackend().getKeys("user-profile", VoidNamespace.INSTANCE)) {
+      return keys.count();
+    }
+  }
+
+  private static int allKeyedEntries(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
+    return ((TestableKeyedStateBackend<?>) h.getOperator().getKeyedStateBackend()).numKeyValueStateEntries();
+  }
+
+  // ---- requests -------------------------------------------------------------------------------
+
+  @Test
+  void aRequestFromAColdUserGetsTheGloballyMostPopularItemsAtOnce() throws Exception {
+    var h = harness(Map.of());
+    loadCatalog(h);
+    long t = T0 + 42;
+    Slate s = ask(h, "r1", "cold", 5, t);
+
+    assertThat(s.getTrigger()).isEqualTo(SlateTrigger.REQUEST);
+    assertThat(s.getRequestId()).isEqualTo("r1");
+    assertThat(s.getUserId()).isEqualTo("cold");
+    assertThat(s.getTriggerEventTimeMs()).isEqualTo(t);
+    assertThat(s.getModelVersion()).isEqualTo("heuristic-v1");
+    assertThat(s.getGeneratedAtMs()).isCloseTo(System.currentTimeMillis(), within(60_000L));
+    assertThat(s.getSlateId()).isNotBlank();
+    assertSlateItems(s, expectedSlate(Set.of(), Map.of(), 5));
+    assertThat(s.getItems()).extracting(SlateItem::getItemId).startsWith("i1", "i2", "i3"); // i2/i3 tie: by id
+    assertThat(s.getItems()).extracting(SlateItem::getSource).containsOnly(CandidateSource.TRENDING_GLOBAL);
+    assertThat(h.numEventTimeTimers()).isZero();
+    assertThat(profileKeys(h)).as("a request does not create state").isZero();
+
+    Slate again = ask(h, "r2", "cold", 5, t);
+    assertThat(again.getSlateId()).as("every slate has its own id").isNotEqualTo(s.getSlateId());
+    assertThat(again.getItems()).isEqualTo(s.getItems());
+  }
+
+  @Test
+  void theRequestedSizeIsClampedToTheMaximumAndZeroMeansTheDefault() throws Exception {
+    var h = harness(Map.of()); // slate.size 3, slate.max-size 5, 6 items in the catalog
+    loadCatalog(h);
+    assertThat(ask(h, "r0", "u", 0, T0).getItems()).hasSize(3);
+    assertThat(ask(h, "r1", "u", 1, T0).getItems()).hasSize(1);
+    assertThat(ask(h, "r4", "u", 4, T0).getItems()).hasSize(4);
+    assertThat(ask(h, "r5", "u", 5, T0).getItems()).hasSize(5);
+    assertThat(ask(h, "r50", "u", 50, T0).getItems()).hasSize(5);
+    assertSlateItems(ask(h, "r51", "u", Integer.MAX_VALUE, T0), expectedSlate(Set.of(), Map.of(), 5));
+
+    // With more room than items, the slate holds every item once.
+    var wide = harness(Map.of("slate.max-size", "100"));
+    loadCatalog(wide);
+    assertSlateItems(ask(wide, "r", "u", 100, T0), expectedSlate(Set.of(), Map.of(), 100));
+    assertThat(ask(wide, "r", "u", 100, T0).getItems()).hasSize(CATEGORY.size());
+  }
+
+  @Test
+  void itemsTheUserInteractedWithNeverAppear() throws Exception {
+    var h = harness(Map.of("slate.max-size", "100"));
+    loadCatalog(h);
+    send(h, interaction("u", "i1", InteractionType.LIKE, 30_000, T0));
+    send(h, interaction("u", "i3", InteractionType.SKIP, 500, T0 + SECOND));
+    advance(h, T0 + HOUR); // let the debounced interaction slate go out too
+    List<Slate> interactionSlates = drain(h);
+    assertThat(interactionSlates).hasSize(2);
+    for (Slate s : interactionSlates) {
+      assertThat(s.getTrigger()).isEqualTo(SlateTrigger.INTERACTION);
+      assertThat(s.getItems()).extracting(SlateItem::getItemId).doesNotContain("i1");
+    }
+    assertThat(interactionSlates.get(1).getItems()).extracting(SlateItem::getItemId).doesNotContain("i1", "i3");
+
+    Slate s = ask(h, "r", "u", 100, T0 + SECOND);
+    assertThat(s.getItems()).extracting(SlateItem::getItemId).doesNotContain("i1", "i3").hasSize(CATEGORY.size() - 2);
+    // music was liked (+1), sport quick-skipped (−1), both at the anchor the request reads at.
+    assertSlateItems(s, expectedSlate(Set.of("i1", "i3"), Map.of("music", decayed(1.0, SECOND), "sport", -1.0), 100));
+  }
+
+  /** A value stored one step earlier, decayed over {@code ms} with the default 3-day affinity half-life. */
+  private static double decayed(double v, long ms) {
+    return v * Math.pow(2.0, -((double) ms) / (3 * 24 * HOUR));
+  }
+
+  @Test
+  void deletedItemsNeverAppear() throws Exception {
+    var h = harness(Map.of("slate.max-size", "100"));
+    loadCatalog(h);
+    Item deleted = Item.newBuilder(item("i1", "music")).setDeleted(true).build();
+    h.processBroadcastElement(new RankerBroadcast("i1", deleted), T0);
+    h.processBroadcastElement(new RankerBroadcast("i2", null), T0); // a catalog tombstone
+    assertThat(h.getBroadcastState(RankerFunction.CATALOG).contains("i1")).as("deleted from the catalog state").isFalse();
+    assertThat(h.getBroadcastState(RankerFunction.CATALOG).contains("i2")).isFalse();
+    // Statistics that arrive after a deletion do not bring the item back.
+    h.processBroadcastElement(new RankerBroadcast("i1", stats("i1", new Stats(100, 0, 0))), T0);
+
+    Slate s = ask(h, "r", "u", 100, T0);
+    assertSlateItems(s, expectedSlate(Set.of("i1", "i2"), Map.of(), 100));
+
+    // Re-publishing an item brings it back, with the statistics that arrived meanwhile.
+    h.processBroadcastElement(new RankerBroadcast("i1", item("i1", "music")), T0);
+    Slate back = ask(h, "r2", "u", 1, T0);
+    assertThat(back.getItems()).extracting(SlateItem::getItemId).containsExactly("i1");
+    assertThat(back.getItems().get(0).getScore()).isCloseTo(popularity(new Stats(100, 0, 0)), within(1e-12));
+  }
+
+  @Test
+  void categoryAffinityPutsTheLikedCategoryAheadOfAnEquallyPopularOne() throws Exception {
+    var h = harness(Map.of("slate.max-size", "100"));
+    Stats same = new Stats(5, 1, 0);
+    // Ids chosen so that the id tie-break alone would put beta first.
+    for (String[] it : new String[][] {{"b1", "beta"}, {"b2", "beta"}, {"za1", "alpha"}, {"za2", "alpha"}, {"za0", "alpha"}}) {
+      h.processBroadcastElement(new RankerBroadcast(it[0], item(it[0], it[1])), T0);
+      h.processBroadcastElement(new RankerBroadcast(it[0], stats(it[0], same)), T0);
+    }
+    double pop = popularity(same);
+
+    Slate cold = ask(h, "r0", "cold", 4, T0);
+    assertThat(cold.getItems()).extracting(SlateItem::getItemId).containsExactly("b1", "b2", "za0", "za1");
+    assertThat(cold.getItems()).extracting(SlateItem::getScore).containsOnly(pop);
+
+    send(h, interaction("fan", "za0", InteractionType.LIKE, 30_000, T0));
+    drain(h);
+    Slate fan = ask(h, "r1", "fan", 4, T0);
+    assertThat(fan.getItems()).extracting(SlateItem::getItemId).containsExactly("za1", "za2", "b1", "b2");
+    double boosted = pop * (1 + Math.tanh(1.0));
+    assertThat(fan.getItems()).extracting(SlateItem::getScore).containsExactly(boosted, boosted, pop, pop);
+    assertThat(fan.getItems().get(0).getSource()).isEqualTo(CandidateSource.USER_CATEGORY);
+
+    // A skip of beta pushes beta below an unknown category's weight of 1.
+    send(h, interaction("critic", "b1", InteractionType.SKIP, 10_000, T0));
+    drain(h);
+    Slate critic = ask(h, "r2", "critic", 4, T0);
+    assertThat(critic.getItems()).extracting(SlateItem::getItemId).containsExactly("za0", "za1", "za2", "b2");
+    assertThat(critic.getItems().get(3).getScore()).isCloseTo(pop * (1 + Math.tanh(-0.5)), within(1e-12));
+  }
+
+  // ---- interactions and debounce --------------------------------------------------------------
+
+  @Test
+  void interactionSlatesAreDebouncedToOnePerQuietPeriod() throws Exception {
+    var h = harness(Map.of("slate.max-size", "100"));
+    loadCatalog(h);
+
+    send(h, interaction("u", "i5", InteractionType.SKIP, 100, T0));
+    List<Slate> first = drain(h);
+    assertThat(first).as("the first interaction gets a slate at once").hasSize(1);
+    assertThat(first.get(0).getTrigger()).isEqualTo(SlateTrigger.INTERACTION);
+    assertThat(first.get(0).getRequestId()).isNull();
+    assertThat(first.get(0).getTriggerEventTimeMs()).isEqualTo(T0);
+    assertThat(first.get(0).getItems()).hasSize(3).extracting(SlateItem::getItemId).doesNotContain("i5");
+    assertThat(h.numEventTimeTimers()).isZero();
+
+    send(h, interaction("u", "i4", InteractionType.LIKE, 30_000, T0 + SECOND));
+    send(h, interaction("u", "i6", InteractionType.SKIP, 5_000, T0 + 2 * SECOND));
+    send(h, interaction("u", "i2", InteractionType.LIKE, 30_000, T0 + 3 * SECOND));
+    assertThat(drain(h)).as("nothing while the user keeps interacting").isEmpty();
+    assertThat(h.numEventTimeTimers()).as("exactly one pending slate").isEqualTo(1);
+
+    advance(h, T0 + 5 * SECOND - 1);
+    assertThat(drain(h)).isEmpty();
+    advance(h, T0 + 5 * SECOND);
+    List<Slate> second = drain(h);
+    assertThat(second).hasSize(1);
+    assertThat(second.get(0).getTrigger()).isEqualTo(SlateTrigger.INTERACTION);
+    assertThat(second.get(0).getTriggerEventTimeMs()).as("the last interaction it covers").isEqualTo(T0 + 3 * SECOND);
+    assertThat(second.get(0).getItems()).extracting(SlateItem::getItemId).containsExactlyInAnyOrder("i1", "i3");
+    assertThat(second.get(0).getSlateId()).isNotEqualTo(first.get(0).getSlateId());
+    assertThat(h.numEventTimeTimers()).isZero();
+
+    // Within 5 s of that slate: again held back to one more, when the watermark gets there.
+    send(h, interaction("u", "i3", InteractionType.LIKE, 30_000, T0 + 6 * SECOND));
+    assertThat(drain(h)).isEmpty();
+    assertThat(h.numEventTimeTimers()).isEqualTo(1);
+    advance(h, T0 + 10 * SECOND);
+    assertThat(drain(h)).hasSize(1);
+    advance(h, T0 + HOUR);
+    assertThat(drain(h)).isEmpty();
+    assertThat(h.numEventTimeTimers()).isZero();
+  }
+
+  @Test
+  void anInteractionAfterTheQuietPeriodCancelsThePendingSlate() throws Exception {
+    var h = harness(Map.of());
+    loadCatalog(h);
+    send(h, interaction("u", "i5", InteractionType.SKIP, 100, T0));
+    assertThat(drain(h)).hasSize(1);
+    send(h, interaction("u", "i6", InteractionType.SKIP, 100, T0 + SECOND));
+    assertThat(drain(h)).isEmpty();
+    assertThat(h.numEventTimeTimers()).isEqualTo(1);
+
+    // The watermark lags; this interaction is past the quiet period and gets its slate at once.
+    send(h, interaction("u", "i4", InteractionType.SKIP, 100, T0 + 6 * SECOND));
+    List<Slate> now = drain(h);
+    assertThat(now).hasSize(1);
+    assertThat(now.get(0).getTriggerEventTimeMs()).isEqualTo(T0 + 6 * SECOND);
+    assertThat(h.numEventTimeTimers()).as("the pending slate is cancelled").isZero();
+
+    advance(h, T0 + HOUR);
+    assertThat(drain(h)).as("no second slate for the same interactions").isEmpty();
+  }
+
+  @Test
+  void debounceZeroDisablesInteractionSlates() throws Exception {
+    var h = harness(Map.of("slate.debounce", "0 s"));
+    loadCatalog(h);
+    for (int i = 0; i < 5; i++) {
+      send(h, interaction("u", "i" + (i + 1), InteractionType.LIKE, 30_000, T0 + i * SECOND));
+    }
+    advance(h, T0 + HOUR);
+    assertThat(drain(h)).isEmpty();
+    assertThat(h.numEventTimeTimers()).isZero();
+    assertThat(ask(h, "r", "u", 3, T0 + HOUR).getItems()).extracting(SlateItem::getItemId).containsExactly("i6");
+  }
+
+  @Test
+  void outOfOrderInteractionsGiveTheSameFeaturesAsInOrder() throws Exception {
+    JobConfig config = config(Map.of("slate.max-size", "100"));
+    Random r = new Random(3);
+    List<Either<Interaction, SlateRequest>> events = new ArrayList<>();
+    List<String> ids = new ArrayList<>(CATEGORY.keySet());
+    for (int i = 0; i < 12; i++) {
+      String id = ids.get(r.nextInt(ids.size()));
+      InteractionType type = r.nextBoolean() ? InteractionType.LIKE : InteractionType.SKIP;
+      events.add(interaction("u", id, type, r.nextInt(4_000), T0 + (long) (r.nextDouble() * 2 * HOUR)));
+    }
+    List<Either<Interaction, SlateRequest>> inOrder = new ArrayList<>(events);
+    inOrder.sort(Comparator.comparingLong(e -> e.left().getEventTimeMs()));
+    List<Either<Interaction, SlateRequest>> shuffled = new ArrayList<>(events);
+    Collections.shuffle(shuffled, new Random(4));
+
+    List<UserProfile> profiles = new ArrayList<>();
+    List<Slate> slates = new ArrayList<>();
+    for (var order : List.of(inOrder, shuffled)) {
+      var h = harness(config, null);
+      loadCatalog(h);
+      for (var e : order) {
+        send(h, e);
+      }
+      advance(h, T0 + 3 * HOUR);
+      profiles.add(profile(h, config, "u"));
+      slates.add(ask(h, "r", "u", 100, T0 + 3 * HOUR));
+    }
+    UserProfile a = profiles.get(0);
+    UserProfile b = profiles.get(1);
+    assertThat(b.getAnchorMs()).isEqualTo(a.getAnchorMs());
+    assertThat(b.getTotalEvents()).isEqualTo(12);
+    assertThat(b.getRecent()).isEqualTo(a.getRecent());
+    for (int i = 0; i < a.getCounters().size(); i++) {
+      assertThat(b.getCounters().get(i).getLikes()).isCloseTo(a.getCounters().get(i).getLikes(), within(1e-9));
+      assertThat(b.getCounters().get(i).getSkips()).isCloseTo(a.getCounters().get(i).getSkips(), within(1e-9));
+      assertThat(b.getCounters().get(i).getQuickSkips()).isCloseTo(a.getCounters().get(i).getQuickSkips(), within(1e-9));
+    }
+    assertThat(b.getCategoryAffinity().keySet()).isEqualTo(a.getCategoryAffinity().keySet());
+    a.getCategoryAffinity().forEach((k, v) -> assertThat(b.getCategoryAffinity().get(k)).isCloseTo(v, within(1e-9)));
+    assertThat(slates.get(1).getItems()).extracting(SlateItem::getItemId)
+        .containsExactlyElementsOf(slates.get(0).getItems().stream().map(SlateItem::getItemId).toList());
+    for (int i = 0; i < slates.get(0).getItems().size(); i++) {
+      assertThat(slates.get(1).getItems().get(i).getScore()).isCloseTo(slates.get(0).getItems().get(i).getScore(), within(1e-9));
+    }
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
+
+  @Test
+  void keyedStateGrowsByOneEntryPerUserAndNotForRequests() throws Exception {
+    var h = harness(Map.of());
+    loadCatalog(h);
+    assertThat(allKeyedEntries(h)).isZero();
+    for (int u = 1; u <= 4; u++) {
+      send(h, interaction("user-" + u, "i1", InteractionType.LIKE, 30_000, T0));
+      send(h, interaction("user-" + u, "i2", InteractionType.LIKE, 30_000, T0 + 10 * SECOND)); // after the quiet period
+      assertThat(profileKeys(h)).isEqualTo(u);
+      assertThat(allKeyedEntries(h)).as("one profile per user, no pending timer").isEqualTo(u);
+    }
+    ask(h, "r", "someone-new", 3, T0);
+    assertThat(allKeyedEntries(h)).as("requests read, never write").isEqualTo(4);
+    assertThat(profileKeys(h)).isEqualTo(4);
+  }
+
+  @Test
+  void anExpiredUserIsServedColdAgain() throws Exception {
+    JobConfig config = config(Map.of("state.user-ttl", "1 h", "slate.max-size", "100"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    List<Expected> coldSlate = expectedSlate(Set.of(), Map.of(), 100);
+
+    h.setStateTtlProcessingTime(0);
+    send(h, interaction("u", "i1", InteractionType.LIKE, 30_000, T0));
+    drain(h);
+    assertThat(profile(h, config, "u")).isNotNull();
+
+    // A request just before expiry still sees the profile, and does not keep it alive.
+    h.setStateTtlProcessingTime(HOUR - 1);
+    Slate warm = ask(h, "r1", "u", 100, T0);
+    assertThat(warm.getItems()).extracting(SlateItem::getItemId).doesNotContain("i1");
+
+    h.setStateTtlProcessingTime(HOUR + 1);
+    assertThat(profile(h, config, "u")).as("expired").isNull();
+    Slate cold = ask(h, "r2", "u", 100, T0);
+    assertSlateItems(cold, coldSlate);
+    assertThat(cold.getItems()).extracting(SlateItem::getItemId).contains("i1");
+
+    // The next interaction starts a fresh profile: only the new event counts.
+    send(h, interaction("u", "i2", InteractionType.LIKE, 30_000, T0 + HOUR));
+    UserProfile fresh = profile(h, config, "u");
+    assertThat(fresh.getTotalEvents()).isEqualTo(1);
+    assertThat(fresh.getRecent()).hasSize(1);
+    assertThat(drain(h)).as("a fresh profile has no debounce history: a slate at once").hasSize(1);
+  }
+
+  @Test
+  void aRestoredInstanceKeepsProfilesAndTheCatalog() throws Exception {
+    JobConfig config = config(Map.of("slate.max-size", "100"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    h.processBroadcastElement(new RankerBroadcast("i4", (Object) null), T0); // deleted before the snapshot
+    send(h, interaction("u", "i1", InteractionType.LIKE, 30_000, T0));
+    send(h, interaction("u", "i3", InteractionType.SKIP, 100, T0));
+    advance(h, T0 + HOUR);
+    drain(h);
+    OperatorSubtaskState snapshot = h.snapshot(1, 1);
+    Slate before = ask(h, "r", "u", 100, T0 + HOUR);
+    Slate coldBefore = ask(h, "r", "cold", 100, T0 + HOUR);
+
+    var restored = harness(config, snapshot);
+    Map<String, CatalogEntry> catalog = new HashMap<>();
+    for (var en : restored.getBroadcastState(RankerFunction.CATALOG).immutableEntries()) {
+      catalog.put(en.getKey(), en.getValue());
+    }
+    assertThat(catalog.keySet()).containsExactlyInAnyOrder("i1", "i2", "i3", "i5", "i6");
+    assertThat(catalog.get("i1").getStats().getLikes()).isEqualTo(20.0);
+    assertThat(profile(restored, config, "u").getTotalEvents()).isEqualTo(2);
+
+    Slate after = ask(restored, "r", "u", 100, T0 + HOUR);
+    assertThat(after.getItems()).isEqualTo(before.getItems());
+    assertThat(after.getSlateId()).as("same state, same trigger: same slate").isEqualTo(before.getSlateId());
+    assertThat(after.getItems()).extracting(SlateItem::getItemId).doesNotContain("i1", "i3", "i4");
+    assertThat(ask(restored, "r", "cold", 100, T0 + HOUR).getItems()).isEqualTo(coldBefore.getItems());
+  }
+}
