@@ -32,6 +32,9 @@ public final class JobConfig implements Serializable {
   public final String topicSlateRequests;
   public final String topicRecommendations;
   public final String topicDeadLetters;
+  public final String topicTrainingExamples;
+  public final Duration labelWindow;
+  public final int maxPendingSlates;
 
   public final String groupId;
   public final JobOptions.StartingOffsets startingOffsets;
@@ -71,6 +74,9 @@ public final class JobConfig implements Serializable {
     topicSlateRequests = c.get(JobOptions.TOPIC_SLATE_REQUESTS);
     topicRecommendations = c.get(JobOptions.TOPIC_RECOMMENDATIONS);
     topicDeadLetters = c.get(JobOptions.TOPIC_DEAD_LETTERS);
+    topicTrainingExamples = c.get(JobOptions.TOPIC_TRAINING_EXAMPLES);
+    labelWindow = c.get(JobOptions.LABEL_WINDOW);
+    maxPendingSlates = c.get(JobOptions.MAX_PENDING_SLATES);
     groupId = c.get(JobOptions.GROUP_ID);
     startingOffsets = c.get(JobOptions.STARTING_OFFSETS);
     outOfOrderness = c.get(JobOptions.OUT_OF_ORDERNESS);
@@ -112,6 +118,8 @@ public final class JobConfig implements Serializable {
     require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
     require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
+    require(labelWindow.toMillis() > 0, JobOptions.LABEL_WINDOW, "must be positive");
+    require(maxPendingSlates > 0, JobOptions.MAX_PENDING_SLATES, "must be positive");
     require(!slateDebounce.isNegative(), JobOptions.SLATE_DEBOUNCE, "must not be negative");
   }
 

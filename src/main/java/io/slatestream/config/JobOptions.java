@@ -66,6 +66,10 @@ public final class JobOptions {
       key("topic.dead-letters").stringType().defaultValue("dead-letters")
           .withDescription("Output: DeadLetter records for every input the job refused, with the reason.");
 
+  public static final ConfigOption<String> TOPIC_TRAINING_EXAMPLES =
+      key("topic.training-examples").stringType().defaultValue("training-examples")
+          .withDescription("Output: TrainingExample records (served feature vector + label), key = user id.");
+
   // ---- Event time ----------------------------------------------------------------------------
 
   public static final ConfigOption<Duration> OUT_OF_ORDERNESS =
@@ -152,6 +156,20 @@ public final class JobOptions {
   public static final ConfigOption<Integer> CANDIDATES_PER_CATEGORY =
       key("ranking.candidates-per-category").intType().defaultValue(100)
           .withDescription("How many of the most popular items of each category are scored per slate.");
+
+  // ---- Training examples ---------------------------------------------------------------------
+
+  public static final ConfigOption<Duration> LABEL_WINDOW =
+      key("training.label-window").durationType().defaultValue(Duration.ofMinutes(10))
+          .withDescription(
+              "A served item answered (like, skip, quick skip) within this much event time is"
+                  + " labelled so; otherwise it is labelled NO_ACTION when the window closes.");
+
+  public static final ConfigOption<Integer> MAX_PENDING_SLATES =
+      key("training.max-pending-slates").intType().defaultValue(8)
+          .withDescription(
+              "Served slates per user awaiting labels. A user served more within one window has"
+                  + " the oldest dropped unlabelled (metric impressionsDropped): state stays bounded.");
 
   // ---- Delivery and job ----------------------------------------------------------------------
 

@@ -6,6 +6,16 @@ import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.SlateTrigger;
+import io.slatestream.avro.InteractionType;
+import io.slatestream.avro.Label;
+import io.slatestream.avro.TrainingExample;
+import io.slatestream.avro.state.Impression;
+import io.slatestream.avro.state.PendingSlate;
+import io.slatestream.features.FeatureVectorBuilder;
+import java.util.ArrayList;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.util.OutputTag;
 import io.slatestream.avro.state.CatalogEntry;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
@@ -48,14 +58,23 @@ public final class RankerFunction
   public static final MapStateDescriptor<String, CatalogEntry> CATALOG =
       new MapStateDescriptor<>("catalog", Types.STRING, new AvroTypeInfo<>(CatalogEntry.class));
 
+  /** Served feature vectors joined with the label that followed. */
+  public static final OutputTag<TrainingExample> TRAINING_EXAMPLES =
+      new OutputTag<>("training-examples", new AvroTypeInfo<>(TrainingExample.class));
+
   private static final long NO_TIMER = Long.MIN_VALUE;
 
   private final JobConfig config;
   private final ProfileUpdater features;
   private final HeuristicRanker ranker;
   private final long debounceMs;
+  private final FeatureVectorBuilder vectors;
+  private final long labelWindowMs;
 
   private transient ValueState<UserProfile> profiles;
+  private transient MapState<String, PendingSlate> pendingSlates;
+  private transient Counter trainingExamples;
+  private transient Counter impressionsDropped;
   private transient CandidateIndex index;
   private transient Counter slatesEmitted;
   private transient Counter clampedRequests;
@@ -65,7 +84,13 @@ public final class RankerFunction
     this.features = new ProfileUpdater(config);
     this.ranker = new HeuristicRanker(features, config.candidatesPerCategory);
     this.debounceMs = config.slateDebounce.toMillis();
+    this.vectors = new FeatureVectorBuilder(config);
+    this.labelWindowMs = config.labelWindow.toMillis();
   }
+
+  /** Served slates awaiting labels, by slate id. Cleared by their label timers, so no TTL. */
+  public static final MapStateDescriptor<String, PendingSlate> PENDING_SLATES =
+      new MapStateDescriptor<>("pending-slates", Types.STRING, new AvroTypeInfo<>(PendingSlate.class));
 
   /** The user profile state; TTL'd so inactive users expire. */
   public static ValueStateDescriptor<UserProfile> profileDescriptor(JobConfig config) {
@@ -83,7 +108,10 @@ public final class RankerFunction
   @Override
   public void open(OpenContext openContext) {
     profiles = getRuntimeContext().getState(profileDescriptor(config));
+    pendingSlates = getRuntimeContext().getMapState(PENDING_SLATES);
     var metrics = getRuntimeContext().getMetricGroup();
+    trainingExamples = metrics.counter("trainingExamples");
+    impressionsDropped = metrics.counter("impressionsDropped");
     slatesEmitted = metrics.counter("slatesEmitted");
     clampedRequests = metrics.counter("slateRequestsClamped");
   }
@@ -108,6 +136,7 @@ public final class RankerFunction
     ReadOnlyBroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
     features.resolve(p, id -> catalogItem(catalog, id));
     features.apply(p, e, catalogItem(catalog, e.getItemId()));
+    label(e, ctx);
 
     long t = e.getEventTimeMs();
     if (debounceMs > 0) {
@@ -120,7 +149,7 @@ public final class RankerFunction
           p.setPendingSlateTimerMs(NO_TIMER);
         }
         p.setLastInteractionSlateMs(t);
-        emit(p, e.getUserId(), null, SlateTrigger.INTERACTION, "event:" + e.getEventId(), t, config.slateSize, idx, out);
+        emit(p, e.getUserId(), null, SlateTrigger.INTERACTION, "event:" + e.getEventId(), t, config.slateSize, idx, ctx, out);
       } else if (p.getPendingSlateTimerMs() == NO_TIMER) {
         ctx.timerService().registerEventTimeTimer(quietUntil);
         p.setPendingSlateTimerMs(quietUntil);
@@ -152,14 +181,15 @@ public final class RankerFunction
       profiles.update(p);
     }
     emit(p, r.getUserId(), r.getRequestId(), SlateTrigger.REQUEST, "request:" + r.getRequestId(),
-        r.getEventTimeMs(), size, idx, out);
+        r.getEventTimeMs(), size, idx, ctx, out);
   }
 
   @Override
   public void onTimer(long timestamp, OnTimerContext ctx, Collector<Slate> out) throws Exception {
+    closeLabelWindows(timestamp, ctx);
     UserProfile p = profiles.value();
     if (p == null || p.getPendingSlateTimerMs() != timestamp) {
-      return; // expired user, or a timer from before a restore that is no longer wanted
+      return; // a label timer, an expired user, or a debounce timer no longer wanted
     }
     p.setPendingSlateTimerMs(NO_TIMER);
     p.setLastInteractionSlateMs(timestamp);
@@ -167,13 +197,15 @@ public final class RankerFunction
     profiles.update(p);
     CandidateIndex idx = index(ctx.getBroadcastState(CATALOG));
     emit(p, ctx.getCurrentKey(), null, SlateTrigger.INTERACTION, "debounce:" + timestamp, p.getLastEventMs(),
-        config.slateSize, idx, out);
+        config.slateSize, idx, ctx, out);
   }
 
   private void emit(UserProfile p, String userId, String requestId, SlateTrigger trigger, String triggerId,
-      long triggerTimeMs, int size, CandidateIndex idx, Collector<Slate> out) {
+      long triggerTimeMs, int size, CandidateIndex idx, ReadOnlyContext ctx, Collector<Slate> out)
+      throws Exception {
     List<SlateItem> items = ranker.rank(p, idx, size, triggerTimeMs);
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
+    remember(p, slateId, items, triggerTimeMs, HeuristicScorer.VERSION, ctx);
     out.collect(Slate.newBuilder()
         .setSlateId(slateId)
         .setUserId(userId)
@@ -185,6 +217,108 @@ public final class RankerFunction
         .setTriggerEventTimeMs(triggerTimeMs)
         .build());
     slatesEmitted.inc();
+  }
+
+  /**
+   * Keeps what was served for each item of the slate (the vector from the one feature builder,
+   * its score and position) until the user answers or the label window closes.
+   */
+  private void remember(UserProfile p, String slateId, List<SlateItem> items, long servedMs, String modelVersion,
+      ReadOnlyContext ctx) throws Exception {
+    if (items.isEmpty() || pendingSlates.contains(slateId)) {
+      return;
+    }
+    ReadOnlyBroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
+    List<Impression> impressions = new ArrayList<>(items.size());
+    for (SlateItem si : items) {
+      CatalogEntry entry = catalog.get(si.getItemId());
+      float[] v = vectors.build(p, entry.getItem(), entry.getStats(), si.getRank(), servedMs);
+      List<Float> boxed = new ArrayList<>(v.length);
+      for (float f : v) {
+        boxed.add(f);
+      }
+      impressions.add(new Impression(si.getItemId(), si.getRank(), si.getScore(), boxed));
+    }
+    int pending = 0;
+    String oldest = null;
+    long oldestMs = Long.MAX_VALUE;
+    for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
+      pending++;
+      if (en.getValue().getServedTimeMs() < oldestMs) {
+        oldestMs = en.getValue().getServedTimeMs();
+        oldest = en.getKey();
+      }
+    }
+    if (pending >= config.maxPendingSlates) {
+      // Dropped, not labelled NO_ACTION: closing it early would teach the model that the user
+      // ignored items they may still answer.
+      impressionsDropped.inc(pendingSlates.get(oldest).getImpressions().size());
+      pendingSlates.remove(oldest);
+    }
+    pendingSlates.put(slateId, new PendingSlate(slateId, servedMs, modelVersion, vectors.spec().id(), impressions));
+    ctx.timerService().registerEventTimeTimer(servedMs + labelWindowMs);
+  }
+
+  /** An answer to a served slate labels that impression at once. */
+  private void label(Interaction e, ReadOnlyContext ctx) throws Exception {
+    if (e.getSlateId() == null) {
+      return;
+    }
+    PendingSlate slate = pendingSlates.get(e.getSlateId());
+    if (slate == null || e.getEventTimeMs() > slate.getServedTimeMs() + labelWindowMs) {
+      return;
+    }
+    Label label = e.getType() == InteractionType.LIKE ? Label.LIKE
+        : features.isQuickSkip(e) ? Label.QUICK_SKIP : Label.SKIP;
+    List<Impression> impressions = slate.getImpressions();
+    for (int i = 0; i < impressions.size(); i++) {
+      if (impressions.get(i).getItemId().equals(e.getItemId())) {
+        // By index: the iterator of an Avro array read back from state does not support remove().
+        Impression imp = impressions.remove(i);
+        ctx.output(TRAINING_EXAMPLES, example(e.getUserId(), slate, imp, label, e.getEventTimeMs()));
+        break;
+      }
+    }
+    if (slate.getImpressions().isEmpty()) {
+      pendingSlates.remove(slate.getSlateId());
+    } else {
+      pendingSlates.put(slate.getSlateId(), slate);
+    }
+  }
+
+  /** Items of slates whose window has closed by {@code timestamp} were not answered. */
+  private void closeLabelWindows(long timestamp, OnTimerContext ctx) throws Exception {
+    List<String> closed = new ArrayList<>();
+    for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
+      PendingSlate slate = en.getValue();
+      long closesAt = slate.getServedTimeMs() + labelWindowMs;
+      if (closesAt <= timestamp) {
+        for (Impression imp : slate.getImpressions()) {
+          ctx.output(TRAINING_EXAMPLES, example(ctx.getCurrentKey(), slate, imp, Label.NO_ACTION, closesAt));
+        }
+        closed.add(en.getKey());
+      }
+    }
+    for (String id : closed) {
+      pendingSlates.remove(id);
+    }
+  }
+
+  private TrainingExample example(String userId, PendingSlate slate, Impression imp, Label label, long labelledMs) {
+    trainingExamples.inc();
+    return TrainingExample.newBuilder()
+        .setSlateId(slate.getSlateId())
+        .setUserId(userId)
+        .setItemId(imp.getItemId())
+        .setPosition(imp.getPosition())
+        .setFeatureSpecId(slate.getFeatureSpecId())
+        .setFeatureValues(new ArrayList<>(imp.getFeatures()))
+        .setModelVersion(slate.getModelVersion())
+        .setServedScore(imp.getScore())
+        .setLabel(label)
+        .setServedTimeMs(slate.getServedTimeMs())
+        .setLabelledTimeMs(labelledMs)
+        .build();
   }
 
   @Override

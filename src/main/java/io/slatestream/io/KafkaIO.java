@@ -5,6 +5,7 @@ import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
+import io.slatestream.avro.TrainingExample;
 import io.slatestream.config.JobConfig;
 import io.slatestream.config.JobOptions;
 import io.slatestream.serde.AvroCodec;
@@ -54,11 +55,14 @@ public final class KafkaIO {
   public static SlatestreamTopology.Outputs outputs(JobConfig config) {
     AvroCodec<Slate> slates = AvroCodec.of(Slate.class);
     AvroCodec<DeadLetter> deadLetters = AvroCodec.of(DeadLetter.class);
+    AvroCodec<TrainingExample> examples = AvroCodec.of(TrainingExample.class);
     return new SlatestreamTopology.Outputs(
         sink(config, "recommendations", (KafkaRecordSerializationSchema<Slate>) (s, ctx, ts) ->
             new ProducerRecord<>(config.topicRecommendations, utf8(s.getUserId()), slates.encode(s))),
         sink(config, "dead-letters", (KafkaRecordSerializationSchema<DeadLetter>) (d, ctx, ts) ->
-            new ProducerRecord<>(config.topicDeadLetters, bytes(d.getKey()), deadLetters.encode(d))));
+            new ProducerRecord<>(config.topicDeadLetters, bytes(d.getKey()), deadLetters.encode(d))),
+        sink(config, "training-examples", (KafkaRecordSerializationSchema<TrainingExample>) (e, ctx, ts) ->
+            new ProducerRecord<>(config.topicTrainingExamples, utf8(e.getUserId()), examples.encode(e))));
   }
 
   static <T extends SpecificRecordBase> KafkaSource<Either<DeadLetter, T>> source(

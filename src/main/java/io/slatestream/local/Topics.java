@@ -16,6 +16,7 @@ public final class Topics {
     t.put(config.topicSlateRequests, Map.of());
     t.put(config.topicRecommendations, compacted);
     t.put(config.topicDeadLetters, Map.of());
+    t.put(config.topicTrainingExamples, Map.of());
     return t;
   }
 

@@ -5,6 +5,7 @@ import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
+import io.slatestream.avro.TrainingExample;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
 import io.slatestream.config.JobConfig;
@@ -34,6 +35,7 @@ import org.apache.flink.types.Either;
  * items ─► decode+validate ─────────────────────────────────┴─► broadcast (catalog + stats)
  * slate-requests ─► decode+validate ─┐                                    │
  *          interactions ─────────────┴─► keyBy(user): ranker ◄────────────┘ ─► recommendations
+ *                                                      └─► training-examples (served vector + label)
  * </pre>
  */
 public final class SlatestreamTopology {
@@ -46,10 +48,12 @@ public final class SlatestreamTopology {
       Source<Either<DeadLetter, SlateRequest>, ?, ?> slateRequests) {}
 
   /** The job's outputs. */
-  public record Outputs(Sink<Slate> recommendations, Sink<DeadLetter> deadLetters) {}
+  public record Outputs(
+      Sink<Slate> recommendations, Sink<DeadLetter> deadLetters, Sink<TrainingExample> trainingExamples) {}
 
   /** What {@link #define} built, for callers that attach more (tests, later stages). */
-  public record Streams(DataStream<Slate> slates, DataStream<DeadLetter> deadLetters) {}
+  public record Streams(
+      DataStream<Slate> slates, DataStream<DeadLetter> deadLetters, DataStream<TrainingExample> trainingExamples) {}
 
   public static Streams define(StreamExecutionEnvironment env, Inputs in, Outputs out, JobConfig config) {
     env.setMaxParallelism(config.maxParallelism);
@@ -100,9 +104,12 @@ public final class SlatestreamTopology {
         .union(items.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
             requests.getSideOutput(SplitDeadLetters.DEAD_LETTERS));
 
+    DataStream<TrainingExample> examples = slates.getSideOutput(RankerFunction.TRAINING_EXAMPLES);
+
     slates.sinkTo(out.recommendations()).uid(Uids.SINK_RECOMMENDATIONS).name("recommendations");
     deadLetters.sinkTo(out.deadLetters()).uid(Uids.SINK_DEAD_LETTERS).name("dead-letters");
-    return new Streams(slates, deadLetters);
+    examples.sinkTo(out.trainingExamples()).uid(Uids.SINK_TRAINING_EXAMPLES).name("training-examples");
+    return new Streams(slates, deadLetters, examples);
   }
 
   private static <T extends SpecificRecordBase> SingleOutputStreamOperator<T> decoded(

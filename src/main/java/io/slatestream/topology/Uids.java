@@ -17,4 +17,5 @@ public final class Uids {
   public static final String RANKER = "ranker";
   public static final String SINK_RECOMMENDATIONS = "sink-recommendations";
   public static final String SINK_DEAD_LETTERS = "sink-dead-letters";
+  public static final String SINK_TRAINING_EXAMPLES = "sink-training-examples";
 }

@@ -14,7 +14,12 @@ import io.slatestream.avro.SlateTrigger;
 import io.slatestream.avro.state.CatalogEntry;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
+import io.slatestream.avro.state.PendingSlate;
+import io.slatestream.avro.Label;
+import io.slatestream.avro.TrainingExample;
+import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.avro.state.UserProfile;
+import org.apache.flink.api.common.state.MapState;
 import io.slatestream.config.JobConfig;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -221,6 +226,32 @@ class RankerFunctionTest {
     }
   }
 
+  /** Served slates awaiting labels, over all users. */
+  private static int pendingSlates(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h)
+      throws Exception {
+    KeyedStateBackend<String> backend = h.getOperator().getKeyedStateBackend();
+    List<String> users;
+    try (var keys = backend.getKeys("pending-slates", VoidNamespace.INSTANCE)) {
+      users = keys.toList();
+    }
+    int n = 0;
+    for (String user : users) {
+      backend.setCurrentKey(user);
+      MapState<String, PendingSlate> m = backend.getPartitionedState(VoidNamespace.INSTANCE,
+          VoidNamespaceSerializer.INSTANCE, RankerFunction.PENDING_SLATES);
+      for (var ignored : m.keys()) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Event-time timers other than label-window timers (one per pending slate in these tests). */
+  private static int debounceTimers(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h)
+      throws Exception {
+    return h.numEventTimeTimers() - pendingSlates(h);
+  }
+
   private static int allKeyedEntries(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
     return ((TestableKeyedStateBackend<?>) h.getOperator().getKeyedStateBackend()).numKeyValueStateEntries();
   }
@@ -244,8 +275,9 @@ class RankerFunctionTest {
     assertSlateItems(s, expectedSlate(Set.of(), Map.of(), 5));
     assertThat(s.getItems()).extracting(SlateItem::getItemId).startsWith("i1", "i2", "i3"); // i2/i3 tie: by id
     assertThat(s.getItems()).extracting(SlateItem::getSource).containsOnly(CandidateSource.TRENDING_GLOBAL);
-    assertThat(h.numEventTimeTimers()).isZero();
-    assertThat(profileKeys(h)).as("a request does not create state").isZero();
+    assertThat(debounceTimers(h)).isZero();
+    assertThat(pendingSlates(h)).as("the served items await their labels").isEqualTo(1);
+    assertThat(profileKeys(h)).as("a request does not create a profile").isZero();
 
     Slate again = ask(h, "r2", "cold", 5, t);
     assertThat(again.getSlateId()).as("every slate has its own id").isNotEqualTo(s.getSlateId());
@@ -363,13 +395,13 @@ class RankerFunctionTest {
     assertThat(first.get(0).getRequestId()).isNull();
     assertThat(first.get(0).getTriggerEventTimeMs()).isEqualTo(T0);
     assertThat(first.get(0).getItems()).hasSize(3).extracting(SlateItem::getItemId).doesNotContain("i5");
-    assertThat(h.numEventTimeTimers()).isZero();
+    assertThat(debounceTimers(h)).isZero();
 
     send(h, interaction("u", "i4", InteractionType.LIKE, 30_000, T0 + SECOND));
     send(h, interaction("u", "i6", InteractionType.SKIP, 5_000, T0 + 2 * SECOND));
     send(h, interaction("u", "i2", InteractionType.LIKE, 30_000, T0 + 3 * SECOND));
     assertThat(drain(h)).as("nothing while the user keeps interacting").isEmpty();
-    assertThat(h.numEventTimeTimers()).as("exactly one pending slate").isEqualTo(1);
+    assertThat(debounceTimers(h)).as("exactly one pending slate").isEqualTo(1);
 
     advance(h, T0 + 5 * SECOND - 1);
     assertThat(drain(h)).isEmpty();
@@ -380,17 +412,17 @@ class RankerFunctionTest {
     assertThat(second.get(0).getTriggerEventTimeMs()).as("the last interaction it covers").isEqualTo(T0 + 3 * SECOND);
     assertThat(second.get(0).getItems()).extracting(SlateItem::getItemId).containsExactlyInAnyOrder("i1", "i3");
     assertThat(second.get(0).getSlateId()).isNotEqualTo(first.get(0).getSlateId());
-    assertThat(h.numEventTimeTimers()).isZero();
+    assertThat(debounceTimers(h)).isZero();
 
     // Within 5 s of that slate: again held back to one more, when the watermark gets there.
     send(h, interaction("u", "i3", InteractionType.LIKE, 30_000, T0 + 6 * SECOND));
     assertThat(drain(h)).isEmpty();
-    assertThat(h.numEventTimeTimers()).isEqualTo(1);
+    assertThat(debounceTimers(h)).isEqualTo(1);
     advance(h, T0 + 10 * SECOND);
     assertThat(drain(h)).hasSize(1);
     advance(h, T0 + HOUR);
     assertThat(drain(h)).isEmpty();
-    assertThat(h.numEventTimeTimers()).isZero();
+    assertThat(debounceTimers(h)).isZero();
   }
 
   @Test
@@ -401,14 +433,14 @@ class RankerFunctionTest {
     assertThat(drain(h)).hasSize(1);
     send(h, interaction("u", "i6", InteractionType.SKIP, 100, T0 + SECOND));
     assertThat(drain(h)).isEmpty();
-    assertThat(h.numEventTimeTimers()).isEqualTo(1);
+    assertThat(debounceTimers(h)).isEqualTo(1);
 
     // The watermark lags; this interaction is past the quiet period and gets its slate at once.
     send(h, interaction("u", "i4", InteractionType.SKIP, 100, T0 + 6 * SECOND));
     List<Slate> now = drain(h);
     assertThat(now).hasSize(1);
     assertThat(now.get(0).getTriggerEventTimeMs()).isEqualTo(T0 + 6 * SECOND);
-    assertThat(h.numEventTimeTimers()).as("the pending slate is cancelled").isZero();
+    assertThat(debounceTimers(h)).as("the pending slate is cancelled").isZero();
 
     advance(h, T0 + HOUR);
     assertThat(drain(h)).as("no second slate for the same interactions").isEmpty();
@@ -485,11 +517,17 @@ class RankerFunctionTest {
       send(h, interaction("user-" + u, "i1", InteractionType.LIKE, 30_000, T0));
       send(h, interaction("user-" + u, "i2", InteractionType.LIKE, 30_000, T0 + 10 * SECOND)); // after the quiet period
       assertThat(profileKeys(h)).isEqualTo(u);
-      assertThat(allKeyedEntries(h)).as("one profile per user, no pending timer").isEqualTo(u);
+      assertThat(pendingSlates(h)).as("two served slates per user await labels").isEqualTo(2 * u);
+      assertThat(debounceTimers(h)).as("no pending debounce").isZero();
+      assertThat(allKeyedEntries(h)).as("a profile per user and one entry per pending slate; nothing else")
+          .isEqualTo(u + pendingSlates(h));
     }
     ask(h, "r", "someone-new", 3, T0);
-    assertThat(allKeyedEntries(h)).as("requests read, never write").isEqualTo(4);
-    assertThat(profileKeys(h)).isEqualTo(4);
+    assertThat(profileKeys(h)).as("a request writes no profile").isEqualTo(4);
+    assertThat(pendingSlates(h)).as("only the impressions it served").isEqualTo(9);
+    advance(h, T0 + HOUR);
+    assertThat(pendingSlates(h)).as("label windows closed").isZero();
+    assertThat(allKeyedEntries(h)).as("one profile per user remains").isEqualTo(4);
   }
 
   @Test
@@ -551,5 +589,124 @@ class RankerFunctionTest {
     assertThat(after.getSlateId()).as("same state, same trigger: same slate").isEqualTo(before.getSlateId());
     assertThat(after.getItems()).extracting(SlateItem::getItemId).doesNotContain("i1", "i3", "i4");
     assertThat(ask(restored, "r", "cold", 100, T0 + HOUR).getItems()).isEqualTo(coldBefore.getItems());
+  }
+
+  // ---- training examples ----------------------------------------------------------------------
+
+  private static List<TrainingExample> examples(
+      KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
+    var q = h.getSideOutput(RankerFunction.TRAINING_EXAMPLES);
+    List<TrainingExample> out = q == null ? List.of() : q.stream().map(r -> r.getValue()).toList();
+    if (q != null) {
+      q.clear();
+    }
+    return out;
+  }
+
+  private static Either<Interaction, SlateRequest> answer(Slate s, int position, InteractionType type, long watchMs, long t) {
+    Interaction e = interaction(s.getUserId(), s.getItems().get(position).getItemId(), type, watchMs, t).left();
+    return Either.Left(Interaction.newBuilder(e).setSlateId(s.getSlateId()).setPosition(position).build());
+  }
+
+  private static List<Float> servedVector(JobConfig config, String itemId, int position, long servedMs) {
+    float[] v = new FeatureVectorBuilder(config).build(null, item(itemId, CATEGORY.get(itemId)),
+        STATS.get(itemId) == null ? null : stats(itemId, STATS.get(itemId)), position, servedMs);
+    List<Float> out = new ArrayList<>();
+    for (float f : v) {
+      out.add(f);
+    }
+    return out;
+  }
+
+  @Test
+  void answersAreJoinedWithTheExactServedVectorAndSilenceClosesAsNoAction() throws Exception {
+    JobConfig config = config(Map.of("slate.debounce", "0 s", "training.label-window", "10 min"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    Slate s = ask(h, "r1", "u", 3, T0);
+    assertThat(examples(h)).isEmpty();
+
+    send(h, answer(s, 1, InteractionType.LIKE, 30_000, T0 + SECOND));
+    send(h, answer(s, 0, InteractionType.SKIP, 100, T0 + 2 * SECOND));
+    List<TrainingExample> answered = examples(h);
+    assertThat(answered).extracting(TrainingExample::getLabel).containsExactly(Label.LIKE, Label.QUICK_SKIP);
+    TrainingExample like = answered.get(0);
+    assertThat(like.getSlateId()).isEqualTo(s.getSlateId());
+    assertThat(like.getUserId()).isEqualTo("u");
+    assertThat(like.getItemId()).isEqualTo(s.getItems().get(1).getItemId());
+    assertThat(like.getPosition()).isEqualTo(1);
+    assertThat(like.getServedScore()).isEqualTo(s.getItems().get(1).getScore());
+    assertThat(like.getModelVersion()).isEqualTo("heuristic-v1");
+    assertThat(like.getFeatureSpecId()).isEqualTo(new FeatureVectorBuilder(config).spec().id());
+    assertThat(like.getServedTimeMs()).isEqualTo(T0);
+    assertThat(like.getLabelledTimeMs()).isEqualTo(T0 + SECOND);
+    // The vector served, computed from the state at serving time: the answers that followed
+    // changed the user's profile, but not what the model will learn from.
+    assertThat(like.getFeatureValues()).isEqualTo(servedVector(config, like.getItemId(), 1, T0));
+    assertThat(answered.get(1).getFeatureValues()).isEqualTo(servedVector(config, answered.get(1).getItemId(), 0, T0));
+
+    send(h, answer(s, 1, InteractionType.LIKE, 30_000, T0 + 3 * SECOND));
+    assertThat(examples(h)).as("an impression is labelled once").isEmpty();
+
+    advance(h, T0 + 10 * 60 * SECOND - 1);
+    assertThat(examples(h)).isEmpty();
+    advance(h, T0 + 10 * 60 * SECOND);
+    List<TrainingExample> silent = examples(h);
+    assertThat(silent).hasSize(1);
+    assertThat(silent.get(0).getLabel()).isEqualTo(Label.NO_ACTION);
+    assertThat(silent.get(0).getPosition()).isEqualTo(2);
+    assertThat(silent.get(0).getLabelledTimeMs()).isEqualTo(T0 + 10 * 60 * SECOND);
+    assertThat(silent.get(0).getFeatureValues()).isEqualTo(servedVector(config, silent.get(0).getItemId(), 2, T0));
+    assertThat(pendingSlates(h)).isZero();
+    assertThat(h.numEventTimeTimers()).isZero();
+  }
+
+  @Test
+  void anAnswerAfterTheWindowIsNotALabelAndASlowSkipIsASkip() throws Exception {
+    JobConfig config = config(Map.of("slate.debounce", "0 s", "training.label-window", "1 min"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    Slate s = ask(h, "r1", "u", 2, T0);
+    send(h, answer(s, 0, InteractionType.SKIP, 5_000, T0 + SECOND));
+    send(h, answer(s, 1, InteractionType.LIKE, 30_000, T0 + 61 * SECOND)); // the watermark lags, the window has closed
+    assertThat(examples(h)).extracting(TrainingExample::getLabel).containsExactly(Label.SKIP);
+    advance(h, T0 + HOUR);
+    assertThat(examples(h)).extracting(TrainingExample::getLabel, TrainingExample::getPosition)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(Label.NO_ACTION, 1));
+  }
+
+  @Test
+  void pendingImpressionsAreBoundedPerUser() throws Exception {
+    JobConfig config = config(Map.of("slate.debounce", "0 s", "training.max-pending-slates", "2"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    Slate first = ask(h, "r1", "u", 3, T0);
+    Slate second = ask(h, "r2", "u", 3, T0 + SECOND);
+    Slate third = ask(h, "r3", "u", 3, T0 + 2 * SECOND);
+    assertThat(pendingSlates(h)).isEqualTo(2);
+    advance(h, T0 + HOUR);
+    List<TrainingExample> closed = examples(h);
+    assertThat(closed).hasSize(6).extracting(TrainingExample::getSlateId)
+        .containsOnly(second.getSlateId(), third.getSlateId()).doesNotContain(first.getSlateId());
+    assertThat(pendingSlates(h)).isZero();
+  }
+
+  @Test
+  void pendingImpressionsSurviveARestore() throws Exception {
+    JobConfig config = config(Map.of("slate.debounce", "0 s"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    Slate s = ask(h, "r1", "u", 3, T0);
+    OperatorSubtaskState snapshot = h.snapshot(1L, 1L);
+
+    var restored = harness(config, snapshot);
+    send(restored, answer(s, 2, InteractionType.LIKE, 30_000, T0 + SECOND));
+    advance(restored, T0 + HOUR);
+    List<TrainingExample> out = examples(restored);
+    assertThat(out).extracting(TrainingExample::getLabel)
+        .containsExactlyInAnyOrder(Label.LIKE, Label.NO_ACTION, Label.NO_ACTION);
+    for (TrainingExample e : out) {
+      assertThat(e.getFeatureValues()).isEqualTo(servedVector(config, e.getItemId(), e.getPosition(), T0));
+    }
   }
 }

@@ -11,6 +11,9 @@ import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.SlateTrigger;
+import io.slatestream.avro.Label;
+import io.slatestream.avro.TrainingExample;
+import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.config.JobConfig;
 import io.slatestream.io.KafkaIO;
 import io.slatestream.local.EmbeddedKafka;
@@ -83,7 +86,7 @@ class SlatestreamPipelineITCase {
     opts.put("source.starting-offsets", "EARLIEST");
     opts.put("slate.debounce", "10 s");
     opts.put("slate.size", "10");
-    for (String t : List.of("interactions", "items", "slate-requests", "recommendations", "dead-letters")) {
+    for (String t : List.of("interactions", "items", "slate-requests", "recommendations", "dead-letters", "training-examples")) {
       opts.put("topic." + t, run + "-" + t);
     }
     JobConfig config = JobConfig.of(opts);
@@ -185,6 +188,21 @@ class SlatestreamPipelineITCase {
     // contents of request slates are checked by the ranker's harness test; here: bounded, ranked.
     byRequest.values().forEach(l -> assertThat(l.get(0).getItems()).hasSizeLessThanOrEqualTo(config.slateMaxSize)
         .extracting(SlateItem::getScore).isSortedAccordingTo(java.util.Comparator.reverseOrder()));
+
+    // Every served item comes back once as a training example, with the vector of the job's
+    // feature spec; nothing answered these slates, so the end of input closes them as NO_ACTION.
+    AvroCodec<TrainingExample> exCodec = AvroCodec.of(TrainingExample.class);
+    List<TrainingExample> examples = topics.readAll(config.topicTrainingExamples).stream()
+        .map(r -> decode(exCodec, r)).toList();
+    FeatureVectorBuilder features = new FeatureVectorBuilder(config);
+    assertThat(examples).extracting(e -> e.getSlateId() + "/" + e.getItemId() + "@" + e.getPosition())
+        .containsExactlyInAnyOrderElementsOf(slates.stream().flatMap(sl -> sl.getItems().stream()
+            .map(i -> sl.getSlateId() + "/" + i.getItemId() + "@" + i.getRank())).toList());
+    assertThat(examples).allSatisfy(e -> {
+      assertThat(e.getLabel()).isEqualTo(Label.NO_ACTION);
+      assertThat(e.getFeatureSpecId()).isEqualTo(features.spec().id());
+      assertThat(e.getFeatureValues()).hasSize(features.spec().size());
+    });
 
     // After its interactions each user got a slate at once and one more when the debounce timer
     // fired; the latter knows everything the user did: none of it is served again, items nobody

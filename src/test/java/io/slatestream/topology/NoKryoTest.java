@@ -202,7 +202,8 @@ class NoKryoTest {
       if (!constants.contains(uid)) {
         // Flink derives the committer's uid from the sink's: it must name one of the sink constants.
         assertThat(node.getOperatorName()).as("uid %s", uid).endsWith(": Committer");
-        assertThat(uid).isIn("Sink Committer: " + Uids.SINK_RECOMMENDATIONS, "Sink Committer: " + Uids.SINK_DEAD_LETTERS);
+        assertThat(uid).isIn("Sink Committer: " + Uids.SINK_RECOMMENDATIONS, "Sink Committer: " + Uids.SINK_DEAD_LETTERS,
+            "Sink Committer: " + Uids.SINK_TRAINING_EXAMPLES);
       }
       used.add(uid);
     }
@@ -220,6 +221,7 @@ class NoKryoTest {
     assertThat(names.get(Uids.SOURCE_INTERACTIONS)).contains("interactions");
     assertThat(names.get(Uids.SINK_RECOMMENDATIONS)).contains("recommendations");
     assertThat(names.get(Uids.SINK_DEAD_LETTERS)).contains("dead-letters");
+    assertThat(names.get(Uids.SINK_TRAINING_EXAMPLES)).contains("training-examples");
   }
 
   @Test
