@@ -34,10 +34,17 @@ public final class HeuristicRanker implements Serializable {
     this.candidatesPerCategory = candidatesPerCategory;
   }
 
-  /** A scored candidate, with where it came from. */
-  record Scored(CandidateIndex.Candidate candidate, CandidateSource source, double score) {}
+  /** A retrieved candidate, with where it came from. */
+  public record Retrieved(CandidateIndex.Candidate candidate, CandidateSource source) {}
 
-  public List<SlateItem> rank(UserProfile profile, CandidateIndex index, int size, long atMs) {
+  /** A scored candidate, with where it came from. */
+  public record Scored(CandidateIndex.Candidate candidate, CandidateSource source, double score) {}
+
+  /**
+   * Candidates for one slate, in retrieval order, without the items the user has already
+   * interacted with: the most popular of the user's strongest categories, then the global top.
+   */
+  public List<Retrieved> retrieve(UserProfile profile, CandidateIndex index) {
     Set<String> seen = new HashSet<>();
     if (profile != null) {
       for (RecentEvent r : profile.getRecent()) {
@@ -54,21 +61,32 @@ public final class HeuristicRanker implements Serializable {
             c -> candidates.putIfAbsent(c.itemId(), CandidateSource.USER_CATEGORY));
       }
     }
-    index.topGlobal(perSource,
-        c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
-
-    List<Scored> scored = new ArrayList<>(candidates.size());
+    index.topGlobal(perSource, c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
+    List<Retrieved> out = new ArrayList<>(candidates.size());
     for (Map.Entry<String, CandidateSource> en : candidates.entrySet()) {
-      if (seen.contains(en.getKey())) {
-        continue;
+      if (!seen.contains(en.getKey())) {
+        out.add(new Retrieved(index.get(en.getKey()), en.getValue()));
       }
-      CandidateIndex.Candidate c = index.get(en.getKey());
-      double affinity = profile == null ? 0.0 : features.categoryAffinity(profile, c.category(), atMs);
-      scored.add(new Scored(c, en.getValue(), HeuristicScorer.score(c.popularity(), affinity)));
     }
+    return out;
+  }
+
+  /** The heuristic's slate: {@link #retrieve}, score, and keep the best {@code size}. */
+  public List<SlateItem> rank(UserProfile profile, CandidateIndex index, int size, long atMs) {
+    List<Retrieved> retrieved = retrieve(profile, index);
+    List<Scored> scored = new ArrayList<>(retrieved.size());
+    for (Retrieved r : retrieved) {
+      CandidateIndex.Candidate c = r.candidate();
+      double affinity = profile == null ? 0.0 : features.categoryAffinity(profile, c.category(), atMs);
+      scored.add(new Scored(c, r.source(), HeuristicScorer.score(c.popularity(), affinity)));
+    }
+    return top(scored, size);
+  }
+
+  /** The best {@code size} by descending score, ties by item id, ranked 0..n-1. */
+  public static List<SlateItem> top(List<Scored> scored, int size) {
     scored.sort(Comparator.comparingDouble(Scored::score).reversed()
         .thenComparing(s -> s.candidate().itemId()));
-
     List<SlateItem> slate = new ArrayList<>(Math.min(size, scored.size()));
     for (int i = 0; i < scored.size() && i < size; i++) {
       Scored s = scored.get(i);
