@@ -33,6 +33,11 @@ public final class JobConfig implements Serializable {
   public final String topicRecommendations;
   public final String topicDeadLetters;
   public final String topicTrainingExamples;
+  public final String topicModelReleases;
+  /** The model to serve from the start, or null. */
+  public final String modelUri;
+  public final String modelChecksum;
+  public final String modelVersion;
   public final Duration labelWindow;
   public final int maxPendingSlates;
 
@@ -75,6 +80,10 @@ public final class JobConfig implements Serializable {
     topicRecommendations = c.get(JobOptions.TOPIC_RECOMMENDATIONS);
     topicDeadLetters = c.get(JobOptions.TOPIC_DEAD_LETTERS);
     topicTrainingExamples = c.get(JobOptions.TOPIC_TRAINING_EXAMPLES);
+    topicModelReleases = c.get(JobOptions.TOPIC_MODEL_RELEASES);
+    modelUri = c.get(JobOptions.MODEL_URI);
+    modelChecksum = c.get(JobOptions.MODEL_CHECKSUM);
+    modelVersion = c.get(JobOptions.MODEL_VERSION);
     labelWindow = c.get(JobOptions.LABEL_WINDOW);
     maxPendingSlates = c.get(JobOptions.MAX_PENDING_SLATES);
     groupId = c.get(JobOptions.GROUP_ID);
@@ -118,6 +127,8 @@ public final class JobConfig implements Serializable {
     require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
     require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
+    require(modelUri == null || (modelChecksum != null && modelVersion != null), JobOptions.MODEL_URI,
+        "needs model.checksum and model.version too");
     require(labelWindow.toMillis() > 0, JobOptions.LABEL_WINDOW, "must be positive");
     require(maxPendingSlates > 0, JobOptions.MAX_PENDING_SLATES, "must be positive");
     require(!slateDebounce.isNegative(), JobOptions.SLATE_DEBOUNCE, "must not be negative");

@@ -70,6 +70,10 @@ public final class JobOptions {
       key("topic.training-examples").stringType().defaultValue("training-examples")
           .withDescription("Output: TrainingExample records (served feature vector + label), key = user id.");
 
+  public static final ConfigOption<String> TOPIC_MODEL_RELEASES =
+      key("topic.model-releases").stringType().defaultValue("model-releases")
+          .withDescription("Input: ModelRelease records; each rolls a model out to every ranker instance.");
+
   // ---- Event time ----------------------------------------------------------------------------
 
   public static final ConfigOption<Duration> OUT_OF_ORDERNESS =
@@ -156,6 +160,23 @@ public final class JobOptions {
   public static final ConfigOption<Integer> CANDIDATES_PER_CATEGORY =
       key("ranking.candidates-per-category").intType().defaultValue(100)
           .withDescription("How many of the most popular items of each category are scored per slate.");
+
+  // ---- Model ---------------------------------------------------------------------------------
+
+  public static final ConfigOption<String> MODEL_URI =
+      key("model.uri").stringType().noDefaultValue()
+          .withDescription(
+              "Optional model to serve from the start (any Flink file system URI), until a"
+                  + " release replaces it. Without it the heuristic serves. Needs model.checksum and"
+                  + " model.version.");
+
+  public static final ConfigOption<String> MODEL_CHECKSUM =
+      key("model.checksum").stringType().noDefaultValue()
+          .withDescription("sha256 (hex) of the file at model.uri.");
+
+  public static final ConfigOption<String> MODEL_VERSION =
+      key("model.version").stringType().noDefaultValue()
+          .withDescription("Version reported in slates scored by the model at model.uri.");
 
   // ---- Training examples ---------------------------------------------------------------------
 

@@ -43,6 +43,9 @@ public final class FeatureVectorBuilder implements Serializable {
   /** Bumped whenever a definition changes without a name changing. */
   public static final int VERSION = 1;
 
+  /** The position feature: logged as shown, scored as 0 (see RankerFunction). */
+  public static final String POSITION = "slate.position";
+
   private final ProfileUpdater profiles;
   private final long[] halfLivesMs;
   private final FeatureSpec spec;
@@ -62,7 +65,7 @@ public final class FeatureVectorBuilder implements Serializable {
         "user.minutes_since_last_event", "user.category_affinity", "user.creator_affinity",
         "user.category_affinity_share", "item.popularity", "item.impressions_log", "item.likes_log",
         "item.skips_log", "item.like_rate", "item.quick_skip_rate", "item.age_hours",
-        "item.duration_seconds", "slate.position"));
+        "item.duration_seconds", POSITION));
     this.spec = new FeatureSpec(VERSION, names);
   }
 

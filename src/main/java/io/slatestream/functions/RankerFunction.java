@@ -6,6 +6,16 @@ import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.SlateTrigger;
+import io.slatestream.avro.DeadLetter;
+import io.slatestream.avro.ModelRelease;
+import io.slatestream.model.GbdtModel;
+import io.slatestream.model.ModelLoader;
+import io.slatestream.model.ModelRejectedException;
+import io.slatestream.serde.AvroCodec;
+import io.slatestream.serde.DecodingDeserializer;
+import org.apache.flink.metrics.Gauge;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.Label;
 import io.slatestream.avro.TrainingExample;
@@ -62,6 +72,18 @@ public final class RankerFunction
   public static final OutputTag<TrainingExample> TRAINING_EXAMPLES =
       new OutputTag<>("training-examples", new AvroTypeInfo<>(TrainingExample.class));
 
+  /** The release being served, under {@link #CURRENT}; restored with the job, reloaded on start. */
+  public static final MapStateDescriptor<String, ModelRelease> MODEL =
+      new MapStateDescriptor<>("model-release", Types.STRING, new AvroTypeInfo<>(ModelRelease.class));
+
+  private static final String CURRENT = "current";
+
+  /** Refused model releases, with the reason. */
+  public static final OutputTag<DeadLetter> REFUSED_RELEASES =
+      new OutputTag<>("refused-model-releases", new AvroTypeInfo<>(DeadLetter.class));
+
+  private static final Logger LOG = LoggerFactory.getLogger(RankerFunction.class);
+
   private static final long NO_TIMER = Long.MIN_VALUE;
 
   private final JobConfig config;
@@ -70,12 +92,18 @@ public final class RankerFunction
   private final long debounceMs;
   private final FeatureVectorBuilder vectors;
   private final long labelWindowMs;
+  private final int positionFeature;
 
   private transient ValueState<UserProfile> profiles;
   private transient MapState<String, PendingSlate> pendingSlates;
   private transient Counter trainingExamples;
   private transient Counter impressionsDropped;
   private transient CandidateIndex index;
+  private transient GbdtModel model;
+  private transient boolean modelRestored;
+  private transient ModelLoader loader;
+  private transient Counter candidatesScored;
+  private transient Counter releasesRefused;
   private transient Counter slatesEmitted;
   private transient Counter clampedRequests;
 
@@ -86,6 +114,7 @@ public final class RankerFunction
     this.debounceMs = config.slateDebounce.toMillis();
     this.vectors = new FeatureVectorBuilder(config);
     this.labelWindowMs = config.labelWindow.toMillis();
+    this.positionFeature = vectors.spec().names().indexOf(FeatureVectorBuilder.POSITION);
   }
 
   /** Served slates awaiting labels, by slate id. Cleared by their label timers, so no TTL. */
@@ -111,14 +140,27 @@ public final class RankerFunction
     pendingSlates = getRuntimeContext().getMapState(PENDING_SLATES);
     var metrics = getRuntimeContext().getMetricGroup();
     trainingExamples = metrics.counter("trainingExamples");
+    candidatesScored = metrics.counter("candidatesScored");
+    releasesRefused = metrics.counter("modelReleasesRefused");
+    metrics.gauge("modelVersion", (Gauge<String>) () -> model == null ? HeuristicScorer.VERSION : model.version());
+    loader = new ModelLoader(vectors.spec().id(), vectors.spec().size());
     impressionsDropped = metrics.counter("impressionsDropped");
     slatesEmitted = metrics.counter("slatesEmitted");
     clampedRequests = metrics.counter("slateRequestsClamped");
   }
 
   @Override
+  public void close() throws Exception {
+    if (model != null) {
+      model.close();
+      model = null;
+    }
+  }
+
+  @Override
   public void processElement(Either<Interaction, SlateRequest> input, ReadOnlyContext ctx, Collector<Slate> out)
       throws Exception {
+    restoreModel(ctx.getBroadcastState(MODEL));
     CandidateIndex idx = index(ctx.getBroadcastState(CATALOG));
     if (input.isLeft()) {
       onInteraction(input.left(), ctx, idx, out);
@@ -186,6 +228,7 @@ public final class RankerFunction
 
   @Override
   public void onTimer(long timestamp, OnTimerContext ctx, Collector<Slate> out) throws Exception {
+    restoreModel(ctx.getBroadcastState(MODEL));
     closeLabelWindows(timestamp, ctx);
     UserProfile p = profiles.value();
     if (p == null || p.getPendingSlateTimerMs() != timestamp) {
@@ -203,16 +246,26 @@ public final class RankerFunction
   private void emit(UserProfile p, String userId, String requestId, SlateTrigger trigger, String triggerId,
       long triggerTimeMs, int size, CandidateIndex idx, ReadOnlyContext ctx, Collector<Slate> out)
       throws Exception {
-    List<SlateItem> items = ranker.rank(p, idx, size, triggerTimeMs);
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
-    remember(p, slateId, items, triggerTimeMs, HeuristicScorer.VERSION, ctx);
+    GbdtModel scorer = model;
+    List<SlateItem> items;
+    Map<String, float[]> served = new java.util.HashMap<>();
+    String version;
+    if (scorer == null) {
+      items = ranker.rank(p, idx, size, triggerTimeMs);
+      version = HeuristicScorer.VERSION;
+    } else {
+      items = scoreWithModel(scorer, p, idx, size, triggerTimeMs, ctx.getBroadcastState(CATALOG), served);
+      version = scorer.version();
+    }
+    remember(p, slateId, items, triggerTimeMs, version, served, ctx);
     out.collect(Slate.newBuilder()
         .setSlateId(slateId)
         .setUserId(userId)
         .setRequestId(requestId)
         .setTrigger(trigger)
         .setItems(items)
-        .setModelVersion(HeuristicScorer.VERSION)
+        .setModelVersion(version)
         .setGeneratedAtMs(System.currentTimeMillis())
         .setTriggerEventTimeMs(triggerTimeMs)
         .build());
@@ -220,19 +273,60 @@ public final class RankerFunction
   }
 
   /**
+   * All candidates of a slate scored in one prediction call. The vectors come from the same
+   * builder as the training log, and the served ones are kept as they are, so what the model
+   * learns from is what it scored, with one deliberate exception: positions are not known before
+   * ranking, so every candidate is scored at {@code slate.position} 0 and the logged vector records
+   * the position it was shown at. A model trained on those logs learns position bias from the
+   * position feature, and serving at position 0 ranks by relevance without it.
+   */
+  private List<SlateItem> scoreWithModel(GbdtModel scorer, UserProfile p, CandidateIndex idx, int size, long atMs,
+      ReadOnlyBroadcastState<String, CatalogEntry> catalog, Map<String, float[]> served) throws Exception {
+    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx);
+    int n = retrieved.size();
+    int width = vectors.spec().size();
+    float[] rows = new float[n * width];
+    for (int i = 0; i < n; i++) {
+      CatalogEntry entry = catalog.get(retrieved.get(i).candidate().itemId());
+      vectors.build(p, entry.getItem(), entry.getStats(), 0, atMs, rows, i * width);
+    }
+    float[] scores = n == 0 ? new float[0] : scorer.score(rows, n);
+    candidatesScored.inc(n);
+    List<HeuristicRanker.Scored> scored = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      scored.add(new HeuristicRanker.Scored(retrieved.get(i).candidate(), retrieved.get(i).source(), scores[i]));
+    }
+    List<SlateItem> items = HeuristicRanker.top(scored, size);
+    Map<String, Integer> row = new java.util.HashMap<>();
+    for (int i = 0; i < n; i++) {
+      row.put(retrieved.get(i).candidate().itemId(), i);
+    }
+    for (SlateItem si : items) {
+      int r = row.get(si.getItemId());
+      float[] v = java.util.Arrays.copyOfRange(rows, r * width, (r + 1) * width);
+      v[positionFeature] = si.getRank();
+      served.put(si.getItemId(), v);
+    }
+    return items;
+  }
+
+  /**
    * Keeps what was served for each item of the slate (the vector from the one feature builder,
    * its score and position) until the user answers or the label window closes.
    */
   private void remember(UserProfile p, String slateId, List<SlateItem> items, long servedMs, String modelVersion,
-      ReadOnlyContext ctx) throws Exception {
+      Map<String, float[]> scoredVectors, ReadOnlyContext ctx) throws Exception {
     if (items.isEmpty() || pendingSlates.contains(slateId)) {
       return;
     }
     ReadOnlyBroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
     List<Impression> impressions = new ArrayList<>(items.size());
     for (SlateItem si : items) {
-      CatalogEntry entry = catalog.get(si.getItemId());
-      float[] v = vectors.build(p, entry.getItem(), entry.getStats(), si.getRank(), servedMs);
+      float[] v = scoredVectors.get(si.getItemId());
+      if (v == null) {
+        CatalogEntry entry = catalog.get(si.getItemId());
+        v = vectors.build(p, entry.getItem(), entry.getStats(), si.getRank(), servedMs);
+      }
       List<Float> boxed = new ArrayList<>(v.length);
       for (float f : v) {
         boxed.add(f);
@@ -323,10 +417,14 @@ public final class RankerFunction
 
   @Override
   public void processBroadcastElement(RankerBroadcast update, Context ctx, Collector<Slate> out) throws Exception {
+    Object u = update.getUpdate();
+    if (u instanceof ModelRelease release) {
+      onRelease(release, ctx);
+      return;
+    }
     BroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
     CandidateIndex idx = index(catalog);
     String itemId = update.getItemId();
-    Object u = update.getUpdate();
     if (u == null || (u instanceof Item item && item.getDeleted())) {
       catalog.remove(itemId);
       idx.remove(itemId);
@@ -341,6 +439,58 @@ public final class RankerFunction
     }
     catalog.put(itemId, entry);
     idx.put(itemId, entry);
+  }
+
+  /**
+   * Loads, verifies and swaps in a released model on this instance. Slates are scored on the task
+   * thread, so the swap is atomic with respect to them: a slate is scored entirely by the old or
+   * entirely by the new model. A refused release leaves the current model (or the heuristic) serving.
+   */
+  private void onRelease(ModelRelease release, Context ctx) throws Exception {
+    restoreModel(ctx.getBroadcastState(MODEL));
+    try {
+      GbdtModel loaded = loader.load(release);
+      GbdtModel old = model;
+      model = loaded;
+      ctx.getBroadcastState(MODEL).put(CURRENT, release);
+      if (old != null) {
+        old.close();
+      }
+      LOG.info("Serving model {} (feature spec {})", release.getVersion(), release.getFeatureSpecId());
+    } catch (ModelRejectedException e) {
+      releasesRefused.inc();
+      String reason = "refused model release " + release.getVersion() + " on ranker subtask "
+          + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + ": " + e.getMessage()
+          + "; still serving " + (model == null ? HeuristicScorer.VERSION : model.version());
+      LOG.warn(reason);
+      ctx.output(REFUSED_RELEASES, DecodingDeserializer.deadLetter(config.topicModelReleases, -1, -1,
+          release.getVersion().getBytes(StandardCharsets.UTF_8), AvroCodec.of(ModelRelease.class).encode(release),
+          reason, System.currentTimeMillis()));
+    }
+  }
+
+  /**
+   * After a start or restore: the release in broadcast state, else the configured initial model.
+   * A model that no longer loads is logged and the heuristic serves until the next release.
+   */
+  private void restoreModel(ReadOnlyBroadcastState<String, ModelRelease> state) throws Exception {
+    if (modelRestored) {
+      return;
+    }
+    modelRestored = true;
+    ModelRelease release = state.get(CURRENT);
+    if (release == null && config.modelUri != null) {
+      release = new ModelRelease(config.modelVersion, config.modelUri, config.modelChecksum, vectors.spec().id(), 0L);
+    }
+    if (release != null) {
+      try {
+        model = loader.load(release);
+      } catch (ModelRejectedException e) {
+        releasesRefused.inc();
+        LOG.error("Model {} does not load ({}); serving {} until the next release", release.getVersion(),
+            e.getMessage(), HeuristicScorer.VERSION);
+      }
+    }
   }
 
   /** The in-memory index, rebuilt from broadcast state on first use after start or restore. */

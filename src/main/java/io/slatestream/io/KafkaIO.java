@@ -3,6 +3,7 @@ package io.slatestream.io;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
+import io.slatestream.avro.ModelRelease;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.TrainingExample;
@@ -42,7 +43,9 @@ public final class KafkaIO {
         source(config, config.topicItems, new DecodingDeserializer<>(itemCodec,
             Validation.items(config.maxFutureSkew), KafkaIO::deletedItem), bounded),
         source(config, config.topicSlateRequests, new DecodingDeserializer<>(AvroCodec.of(SlateRequest.class),
-            Validation.slateRequests(config.maxFutureSkew), null), bounded));
+            Validation.slateRequests(config.maxFutureSkew), null), bounded),
+        source(config, config.topicModelReleases, new DecodingDeserializer<>(AvroCodec.of(ModelRelease.class),
+            Validation.modelReleases(config.maxFutureSkew), null), bounded));
   }
 
   /** A catalog tombstone (null value) deletes the item named by the key. */

@@ -14,6 +14,7 @@ public final class Topics {
     t.put(config.topicInteractions, Map.of());
     t.put(config.topicItems, compacted);
     t.put(config.topicSlateRequests, Map.of());
+    t.put(config.topicModelReleases, Map.of());
     t.put(config.topicRecommendations, compacted);
     t.put(config.topicDeadLetters, Map.of());
     t.put(config.topicTrainingExamples, Map.of());

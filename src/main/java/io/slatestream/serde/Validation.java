@@ -2,6 +2,7 @@ package io.slatestream.serde;
 
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
+import io.slatestream.avro.ModelRelease;
 import io.slatestream.avro.SlateRequest;
 import java.io.Serializable;
 import java.time.Duration;
@@ -65,6 +66,21 @@ public final class Validation {
         return "invalid: slateSize must be >= 0 (0 = default), was " + r.getSlateSize();
       }
       return eventTime("eventTimeMs", r.getEventTimeMs(), now, skew);
+    };
+  }
+
+  public static Validator<ModelRelease> modelReleases(Duration maxFutureSkew) {
+    long skew = maxFutureSkew.toMillis();
+    return (r, now) -> {
+      String missing = firstBlank("version", r.getVersion(), "modelUri", r.getModelUri(),
+          "checksum", r.getChecksum(), "featureSpecId", r.getFeatureSpecId());
+      if (missing != null) {
+        return missing;
+      }
+      if (!r.getChecksum().matches("[0-9a-f]{64}")) {
+        return "invalid: checksum must be a lower-case hex sha256, was '" + r.getChecksum() + "'";
+      }
+      return eventTime("createdTimeMs", r.getCreatedTimeMs(), now, skew);
     };
   }
 

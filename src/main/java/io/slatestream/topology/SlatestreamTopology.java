@@ -3,6 +3,7 @@ package io.slatestream.topology;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
+import io.slatestream.avro.ModelRelease;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.TrainingExample;
@@ -32,7 +33,8 @@ import org.apache.flink.types.Either;
  * <pre>
  * interactions ─► decode+validate ──invalid──► dead-letters
  *                      ├─► keyBy(item): item stats ─────────┐
- * items ─► decode+validate ─────────────────────────────────┴─► broadcast (catalog + stats)
+ * items ─► decode+validate ─────────────────────────────────┴─► broadcast (catalog + stats + model)
+ * model-releases ─► decode+validate ────────────────────────────┘
  * slate-requests ─► decode+validate ─┐                                    │
  *          interactions ─────────────┴─► keyBy(user): ranker ◄────────────┘ ─► recommendations
  *                                                      └─► training-examples (served vector + label)
@@ -45,7 +47,8 @@ public final class SlatestreamTopology {
   public record Inputs(
       Source<Either<DeadLetter, Interaction>, ?, ?> interactions,
       Source<Either<DeadLetter, Item>, ?, ?> items,
-      Source<Either<DeadLetter, SlateRequest>, ?, ?> slateRequests) {}
+      Source<Either<DeadLetter, SlateRequest>, ?, ?> slateRequests,
+      Source<Either<DeadLetter, ModelRelease>, ?, ?> modelReleases) {}
 
   /** The job's outputs. */
   public record Outputs(
@@ -73,6 +76,12 @@ public final class SlatestreamTopology {
         EventTime.strategy(SlateRequest::getEventTimeMs, config.outOfOrderness, config.idleness),
         Long.MAX_VALUE);
 
+    // Releases are rare control records: their time is when they were made, and none is ever late.
+    SingleOutputStreamOperator<ModelRelease> releases = decoded(env, in.modelReleases(), ModelRelease.class,
+        config.topicModelReleases, Uids.SOURCE_MODEL_RELEASES, Uids.SPLIT_MODEL_RELEASES,
+        EventTime.strategy(ModelRelease::getCreatedTimeMs, config.outOfOrderness, config.idleness),
+        Long.MAX_VALUE);
+
     DataStream<ItemStats> itemStats = interactions
         .keyBy(Interaction::getItemId)
         .process(new ItemStatsFunction(config))
@@ -83,8 +92,9 @@ public final class SlatestreamTopology {
     TypeInformation<RankerBroadcast> broadcastType = new AvroTypeInfo<>(RankerBroadcast.class);
     BroadcastStream<RankerBroadcast> catalog = items
         .map(i -> new RankerBroadcast(i.getItemId(), i)).returns(broadcastType).name("catalog update")
-        .union(itemStats.map(s -> new RankerBroadcast(s.getItemId(), s)).returns(broadcastType).name("stats update"))
-        .broadcast(RankerFunction.CATALOG);
+        .union(itemStats.map(s -> new RankerBroadcast(s.getItemId(), s)).returns(broadcastType).name("stats update"),
+            releases.map(r -> new RankerBroadcast(r.getVersion(), r)).returns(broadcastType).name("model release"))
+        .broadcast(RankerFunction.CATALOG, RankerFunction.MODEL);
 
     TypeInformation<Either<Interaction, SlateRequest>> userInputType =
         new EitherTypeInfo<>(new AvroTypeInfo<>(Interaction.class), new AvroTypeInfo<>(SlateRequest.class));
@@ -102,7 +112,9 @@ public final class SlatestreamTopology {
 
     DataStream<DeadLetter> deadLetters = interactions.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
         .union(items.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
-            requests.getSideOutput(SplitDeadLetters.DEAD_LETTERS));
+            requests.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+            releases.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+            slates.getSideOutput(RankerFunction.REFUSED_RELEASES));
 
     DataStream<TrainingExample> examples = slates.getSideOutput(RankerFunction.TRAINING_EXAMPLES);
 

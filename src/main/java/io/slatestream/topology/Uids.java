@@ -10,6 +10,8 @@ public final class Uids {
   public static final String SOURCE_INTERACTIONS = "source-interactions";
   public static final String SOURCE_ITEMS = "source-items";
   public static final String SOURCE_SLATE_REQUESTS = "source-slate-requests";
+  public static final String SOURCE_MODEL_RELEASES = "source-model-releases";
+  public static final String SPLIT_MODEL_RELEASES = "split-model-releases";
   public static final String SPLIT_INTERACTIONS = "split-interactions";
   public static final String SPLIT_ITEMS = "split-items";
   public static final String SPLIT_SLATE_REQUESTS = "split-slate-requests";

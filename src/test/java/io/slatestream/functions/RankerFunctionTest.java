@@ -79,7 +79,7 @@ class RankerFunctionTest {
 
   private KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> harness(
       JobConfig config, OperatorSubtaskState restoreFrom) throws Exception {
-    var op = new CoBroadcastWithKeyedOperator<>(new RankerFunction(config), List.of(RankerFunction.CATALOG));
+    var op = new CoBroadcastWithKeyedOperator<>(new RankerFunction(config), List.of(RankerFunction.CATALOG, RankerFunction.MODEL));
     var h = new KeyedBroadcastOperatorTestHarness<>(op, BY_USER, Types.STRING, 128, 1, 0);
     h.setStateBackend(new EmbeddedRocksDBStateBackend());
     h.setStateTtlProcessingTime(0);

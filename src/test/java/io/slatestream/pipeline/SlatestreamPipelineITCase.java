@@ -86,7 +86,7 @@ class SlatestreamPipelineITCase {
     opts.put("source.starting-offsets", "EARLIEST");
     opts.put("slate.debounce", "10 s");
     opts.put("slate.size", "10");
-    for (String t : List.of("interactions", "items", "slate-requests", "recommendations", "dead-letters", "training-examples")) {
+    for (String t : List.of("interactions", "items", "slate-requests", "recommendations", "dead-letters", "training-examples", "model-releases")) {
       opts.put("topic." + t, run + "-" + t);
     }
     JobConfig config = JobConfig.of(opts);

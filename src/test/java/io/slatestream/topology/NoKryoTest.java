@@ -208,7 +208,7 @@ class NoKryoTest {
       used.add(uid);
     }
     assertThat(used).as("nodes without uid: %s", withoutUid).containsAll(constants);
-    assertThat(withoutUid).containsExactlyInAnyOrder("catalog update", "stats update", "as user input", "as user input");
+    assertThat(withoutUid).containsExactlyInAnyOrder("catalog update", "stats update", "model release", "as user input", "as user input");
     Map<String, String> names = new HashMap<>();
     for (StreamNode node : graph.getStreamNodes()) {
       if (node.getTransformationUID() != null && constants.contains(node.getTransformationUID())) {
