@@ -4,6 +4,10 @@ import io.slatestream.SlatestreamJob;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateTrigger;
+import io.slatestream.avro.Label;
+import io.slatestream.avro.TrainingExample;
+import org.apache.avro.file.DataFileWriter;
+import org.apache.avro.specific.SpecificDatumWriter;
 import io.slatestream.config.JobConfig;
 import io.slatestream.io.KafkaIO;
 import io.slatestream.serde.AvroCodec;
@@ -53,6 +57,11 @@ public final class LocalRun {
   private final AtomicLong deadLettersOut = new AtomicLong();
   private final Map<String, AtomicLong> deadLetterReasons = new ConcurrentHashMap<>();
   private final Map<String, Slate> latestSlates = new ConcurrentHashMap<>();
+  private final AtomicLong examplesOut = new AtomicLong();
+  private final AtomicLong likedExamples = new AtomicLong();
+  /** The job's logged training examples, for `mvn -Ptrain` to learn from. */
+  private DataFileWriter<TrainingExample> examplesFile;
+  private final Path examplesPath = Path.of("target", "local-run", "training-examples.avro");
   private final List<Long> latenciesMs = java.util.Collections.synchronizedList(new ArrayList<>());
 
   public static void main(String[] args) throws Exception {
@@ -85,6 +94,8 @@ public final class LocalRun {
   private void run() throws Exception {
     Path workDir = Files.createDirectories(Path.of("target", "local-run"));
     Path checkpoints = Files.createTempDirectory(workDir, "checkpoints-");
+    examplesFile = new DataFileWriter<>(new SpecificDatumWriter<>(TrainingExample.class));
+    examplesFile.create(TrainingExample.getClassSchema(), examplesPath.toFile());
     say("Starting a single-node Kafka broker (KRaft) on loopback ...");
     long t0 = System.currentTimeMillis();
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
@@ -93,6 +104,7 @@ public final class LocalRun {
       opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
       opts.put("source.starting-offsets", "EARLIEST");
       opts.put("slate.debounce", "2 s");
+      opts.put("training.label-window", "30 s"); // short, so a short run labels its silences too
       opts.putAll(jobOptions);
       JobConfig config = JobConfig.of(opts);
       Topics.create(kafka, config, parallelism);
@@ -147,6 +159,10 @@ public final class LocalRun {
         }
         stopping.set(true);
         job.cancel().get();
+        reader.join(5_000);
+        synchronized (examplesFile) {
+          examplesFile.close();
+        }
         summary(gen);
       } finally {
         stopping.set(true);
@@ -174,8 +190,9 @@ public final class LocalRun {
     p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
     AvroCodec<Slate> slates = AvroCodec.of(Slate.class);
     AvroCodec<DeadLetter> deadLetters = AvroCodec.of(DeadLetter.class);
+    AvroCodec<TrainingExample> examples = AvroCodec.of(TrainingExample.class);
     try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-      c.subscribe(List.of(config.topicRecommendations, config.topicDeadLetters));
+      c.subscribe(List.of(config.topicRecommendations, config.topicDeadLetters, config.topicTrainingExamples));
       while (!stopping.get()) {
         for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
           long now = System.currentTimeMillis();
@@ -186,6 +203,15 @@ public final class LocalRun {
             if (s.getTrigger() == SlateTrigger.REQUEST) {
               requestSlates.incrementAndGet();
               latenciesMs.add(now - s.getTriggerEventTimeMs());
+            }
+          } else if (r.topic().equals(config.topicTrainingExamples)) {
+            TrainingExample e = examples.decode(r.value());
+            examplesOut.incrementAndGet();
+            if (e.getLabel() == Label.LIKE) {
+              likedExamples.incrementAndGet();
+            }
+            synchronized (examplesFile) {
+              examplesFile.append(e);
             }
           } else {
             DeadLetter d = deadLetters.decode(r.value());
@@ -242,6 +268,7 @@ public final class LocalRun {
     say("  garbage records sent     %,d", gen.garbageSent.get());
     say("  slates received          %,d (%,d answering requests, %,d users)", slatesOut.get(), requestSlates.get(), latestSlates.size());
     say("  dead letters received    %,d %s", deadLettersOut.get(), new TreeMap<>(deadLetterReasons));
+    say("  training examples logged %,d (%,d likes) -> %s", examplesOut.get(), likedExamples.get(), examplesPath);
     say("  request -> slate latency p50 %s, p99 %s (wall clock, through Kafka)", pct(0.5), pct(0.99));
     long answered = gen.answeredFromSlate.get();
     say("  like rate on served items %.1f%% (%,d of %,d answers to a slate)",
