@@ -47,7 +47,8 @@ import org.apache.kafka.common.TopicPartition;
  *   --&lt;job option&gt; VALUE      e.g. --kafka.bootstrap.servers, --features.half-lives (must match the job's)
  * </pre>
  *
- * Labels: LIKE is positive; SKIP, QUICK_SKIP and NO_ACTION are negative. Examples must all carry
+ * Labels: LIKE is positive; SKIP, QUICK_SKIP and NO_ACTION are negative. Examples served within
+ * {@code training.label-window} of the newest are left out (their silences are not labelled yet). Examples must all carry
  * the feature spec of the job configuration given here; anything else is refused, because a model
  * learned on other columns would be refused by the job anyway.
  */
@@ -122,6 +123,7 @@ public final class TrainCommand {
           + spec.spec().id() + ": train with the job's own feature options, on examples it logged");
     }
 
+    examples = completeWindowsOnly(examples, config.labelWindow.toMillis());
     try (TrainingResult result = new ModelTrainer(spec.spec().names(), spec.spec().id(), t).train(toRows(examples))) {
       String sha = result.writeModel(output, version);
       Path modelFile = output.resolve(TrainingResult.MODEL_FILE).toAbsolutePath();
@@ -133,6 +135,22 @@ public final class TrainCommand {
       }
       return new Outcome(modelFile, sha, card, release);
     }
+  }
+
+  /**
+   * Drops the examples served within one label window of the newest: for those, answers have
+   * been logged but silences (NO_ACTION, emitted when the window closes) not yet, so keeping them
+   * would make the latest data, the validation part, look far more engaged than it was.
+   */
+  static List<TrainingExample> completeWindowsOnly(List<TrainingExample> examples, long labelWindowMs) {
+    long newest = examples.stream().mapToLong(TrainingExample::getServedTimeMs).max().orElse(Long.MIN_VALUE);
+    List<TrainingExample> kept = examples.stream()
+        .filter(e -> e.getServedTimeMs() <= newest - labelWindowMs).toList();
+    if (kept.isEmpty()) {
+      throw new IllegalArgumentException("All " + examples.size() + " examples were served within the last label"
+          + " window (" + labelWindowMs + " ms), whose silences are not labelled yet");
+    }
+    return kept;
   }
 
   /** One row per example, at its served time; the label is 1 for a like. */
