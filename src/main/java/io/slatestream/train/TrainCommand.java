@@ -92,11 +92,11 @@ public final class TrainCommand {
             case "--output" -> output = Path.of(v);
             case "--version" -> version = v;
             case "--validation-fraction" -> t = t.withValidationFraction(Double.parseDouble(v));
-            case "--max-rounds" -> t = new TrainerConfig(t.validationFraction(), Integer.parseInt(v), t.earlyStoppingRounds(), t.maxDepth(), t.eta(), t.minChildWeight(), t.subsample(), t.colsampleBytree(), t.seed(), t.nthread(), t.verbose());
-            case "--early-stopping" -> t = new TrainerConfig(t.validationFraction(), t.maxRounds(), Integer.parseInt(v), t.maxDepth(), t.eta(), t.minChildWeight(), t.subsample(), t.colsampleBytree(), t.seed(), t.nthread(), t.verbose());
-            case "--max-depth" -> t = new TrainerConfig(t.validationFraction(), t.maxRounds(), t.earlyStoppingRounds(), Integer.parseInt(v), t.eta(), t.minChildWeight(), t.subsample(), t.colsampleBytree(), t.seed(), t.nthread(), t.verbose());
-            case "--eta" -> t = new TrainerConfig(t.validationFraction(), t.maxRounds(), t.earlyStoppingRounds(), t.maxDepth(), Double.parseDouble(v), t.minChildWeight(), t.subsample(), t.colsampleBytree(), t.seed(), t.nthread(), t.verbose());
-            case "--seed" -> t = new TrainerConfig(t.validationFraction(), t.maxRounds(), t.earlyStoppingRounds(), t.maxDepth(), t.eta(), t.minChildWeight(), t.subsample(), t.colsampleBytree(), Long.parseLong(v), t.nthread(), t.verbose());
+            case "--max-rounds" -> t = t.withMaxRounds(Integer.parseInt(v));
+            case "--early-stopping" -> t = t.withEarlyStoppingRounds(Integer.parseInt(v));
+            case "--max-depth" -> t = t.withMaxDepth(Integer.parseInt(v));
+            case "--eta" -> t = t.withEta(Double.parseDouble(v));
+            case "--seed" -> t = t.withSeed(Long.parseLong(v));
             default -> jobOptions.put(k.substring(2), v);
           }
         }

@@ -2,7 +2,6 @@ package io.slatestream.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.slatestream.SlatestreamJob;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.ModelRelease;
@@ -10,7 +9,6 @@ import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.config.JobConfig;
 import io.slatestream.features.FeatureVectorBuilder;
-import io.slatestream.io.KafkaIO;
 import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.model.ModelTrainer;
@@ -18,7 +16,7 @@ import io.slatestream.model.TrainerConfig;
 import io.slatestream.model.TrainingResult;
 import io.slatestream.serde.AvroCodec;
 import io.slatestream.testing.KafkaTopics;
-import io.slatestream.topology.SlatestreamTopology;
+import io.slatestream.testing.TestJobs;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,8 +24,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -83,13 +79,7 @@ class ModelRolloutITCase {
         topics.send(config.topicItems, item.getItemId(), items.encode(item));
       }
 
-      StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-      Configuration rocks = new Configuration();
-      rocks.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-      env.configure(rocks);
-      env.setParallelism(2);
-      SlatestreamJob.prepare(env, config);
-      SlatestreamTopology.define(env, KafkaIO.inputs(config, false), KafkaIO.outputs(config), config);
+      StreamExecutionEnvironment env = TestJobs.slatestream(config, 2, false);
       JobClient job = env.executeAsync("rollout");
       try {
         Slate first = requestUntil(topics, config, "before", s -> !s.getItems().isEmpty());

@@ -2,7 +2,6 @@ package io.slatestream.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.slatestream.SlatestreamJob;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.InteractionType;
@@ -15,16 +14,14 @@ import io.slatestream.avro.Label;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.config.JobConfig;
-import io.slatestream.io.KafkaIO;
 import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.serde.AvroCodec;
 import io.slatestream.testing.KafkaTopics;
-import io.slatestream.topology.SlatestreamTopology;
+import io.slatestream.testing.TestJobs;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,8 +29,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -148,13 +143,7 @@ class SlatestreamPipelineITCase {
     user9.add("item-39");
     interacted.put("user-9", Set.copyOf(user9));
 
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-    Configuration rocks = new Configuration();
-    rocks.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-    env.configure(rocks);
-    env.setParallelism(2);
-    SlatestreamJob.prepare(env, config);
-    SlatestreamTopology.define(env, KafkaIO.inputs(config, true), KafkaIO.outputs(config), config);
+    StreamExecutionEnvironment env = TestJobs.slatestream(config, 2, true);
     env.execute(run);
 
     // --- dead letters: each garbage record, with its bytes, coordinates and reason -------------

@@ -1,0 +1,26 @@
+package io.slatestream.testing;
+
+import io.slatestream.SlatestreamJob;
+import io.slatestream.config.JobConfig;
+import io.slatestream.io.KafkaIO;
+import io.slatestream.topology.SlatestreamTopology;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/** The real job, as {@code main} builds it, on the test's mini cluster with RocksDB state. */
+public final class TestJobs {
+  private TestJobs() {}
+
+  /** @param bounded whether the Kafka sources stop at the offsets that are latest now */
+  public static StreamExecutionEnvironment slatestream(JobConfig config, int parallelism, boolean bounded) {
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+    Configuration rocks = new Configuration();
+    rocks.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+    env.configure(rocks);
+    env.setParallelism(parallelism);
+    SlatestreamJob.prepare(env, config);
+    SlatestreamTopology.define(env, KafkaIO.inputs(config, bounded), KafkaIO.outputs(config), config);
+    return env;
+  }
+}
