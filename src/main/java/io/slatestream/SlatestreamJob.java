@@ -1,7 +1,9 @@
 package io.slatestream;
 
 import io.slatestream.config.JobConfig;
+import io.slatestream.io.DeliveryCheck;
 import io.slatestream.io.KafkaIO;
+import java.time.Duration;
 import io.slatestream.topology.SlatestreamTopology;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
@@ -30,8 +32,9 @@ public final class SlatestreamJob {
 
   /**
    * Job-level settings that belong to the job rather than the cluster: no Kryo fallback ever (state
-   * must evolve), a checkpoint interval if the cluster sets none, and the (masked) configuration
-   * visible in the web UI.
+   * must evolve), a checkpoint interval if the cluster sets none, the (masked) configuration
+   * visible in the web UI, and a refusal to start when exactly-once delivery cannot work with the
+   * checkpoint settings ({@link DeliveryCheck}).
    */
   public static void prepare(StreamExecutionEnvironment env, JobConfig config) {
     Configuration jobSettings = new Configuration();
@@ -41,5 +44,8 @@ public final class SlatestreamJob {
       env.enableCheckpointing(config.checkpointInterval.toMillis());
     }
     env.getConfig().setGlobalJobParameters(Configuration.fromMap(config.toMaskedMap()));
+    var checkpoints = env.getCheckpointConfig();
+    DeliveryCheck.validate(config, checkpoints.isCheckpointingEnabled(),
+        Duration.ofMillis(checkpoints.getCheckpointInterval()), Duration.ofMillis(checkpoints.getCheckpointTimeout()));
   }
 }

@@ -104,6 +104,7 @@ public final class RankerFunction
   private transient ModelLoader loader;
   private transient Counter candidatesScored;
   private transient Counter releasesRefused;
+  private transient org.apache.flink.metrics.Histogram latencyMs;
   private transient Counter slatesEmitted;
   private transient Counter clampedRequests;
 
@@ -142,6 +143,10 @@ public final class RankerFunction
     trainingExamples = metrics.counter("trainingExamples");
     candidatesScored = metrics.counter("candidatesScored");
     releasesRefused = metrics.counter("modelReleasesRefused");
+    // Wall clock at emission minus the trigger's event time: the latency a consumer would see,
+    // less the trip through the output topic. Sliding window of the last 10,000 slates.
+    latencyMs = metrics.histogram("eventToSlateLatencyMs",
+        new org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram(10_000));
     metrics.gauge("modelVersion", (Gauge<String>) () -> model == null ? HeuristicScorer.VERSION : model.version());
     loader = new ModelLoader(vectors.spec().id(), vectors.spec().size());
     impressionsDropped = metrics.counter("impressionsDropped");
@@ -259,6 +264,7 @@ public final class RankerFunction
       version = scorer.version();
     }
     remember(p, slateId, items, triggerTimeMs, version, served, ctx);
+    long now = System.currentTimeMillis();
     out.collect(Slate.newBuilder()
         .setSlateId(slateId)
         .setUserId(userId)
@@ -266,10 +272,11 @@ public final class RankerFunction
         .setTrigger(trigger)
         .setItems(items)
         .setModelVersion(version)
-        .setGeneratedAtMs(System.currentTimeMillis())
+        .setGeneratedAtMs(now)
         .setTriggerEventTimeMs(triggerTimeMs)
         .build());
     slatesEmitted.inc();
+    latencyMs.update(Math.max(0, now - triggerTimeMs));
   }
 
   /**

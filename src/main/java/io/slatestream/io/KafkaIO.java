@@ -89,8 +89,12 @@ public final class KafkaIO {
   }
 
   static <T> KafkaSink<T> sink(JobConfig config, String name, KafkaRecordSerializationSchema<T> schema) {
+    Properties producer = config.kafka().toProperties();
+    if (config.delivery == JobOptions.DeliveryMode.EXACTLY_ONCE) {
+      producer.setProperty("transaction.timeout.ms", Long.toString(DeliveryCheck.transactionTimeout(config).toMillis()));
+    }
     var b = KafkaSink.<T>builder()
-        .setKafkaProducerConfig(config.kafka().toProperties())
+        .setKafkaProducerConfig(producer)
         .setRecordSerializer(schema);
     if (config.delivery == JobOptions.DeliveryMode.EXACTLY_ONCE) {
       b.setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)

@@ -36,7 +36,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import io.slatestream.config.JobOptions;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
@@ -72,13 +74,21 @@ class SlatestreamPipelineITCase {
   private final AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
   private final AvroCodec<Item> items = AvroCodec.of(Item.class);
 
-  @Test
-  void slatesFlowAndGarbageIsDeadLetteredWithReasons() throws Exception {
-    String run = "pipeline-" + System.nanoTime();
+  /**
+   * In both delivery modes; in EXACTLY_ONCE the output is written in Kafka transactions committed
+   * on checkpoints, and the read_committed reader below must still see every request answered
+   * exactly once.
+   */
+  @ParameterizedTest
+  @EnumSource(JobOptions.DeliveryMode.class)
+  void slatesFlowAndGarbageIsDeadLetteredWithReasons(JobOptions.DeliveryMode delivery) throws Exception {
+    String run = "pipeline-" + delivery + "-" + System.nanoTime();
     Map<String, String> opts = new HashMap<>();
     opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
     opts.put("kafka.group.id", run);
     opts.put("source.starting-offsets", "EARLIEST");
+    opts.put("sink.delivery", delivery.name());
+    opts.put("sink.transactional-id-prefix", run);
     opts.put("slate.debounce", "10 s");
     opts.put("slate.size", "10");
     for (String t : List.of("interactions", "items", "slate-requests", "recommendations", "dead-letters", "training-examples", "model-releases")) {
