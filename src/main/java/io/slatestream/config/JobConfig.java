@@ -61,6 +61,7 @@ public final class JobConfig implements Serializable {
 
   public final int slateSize;
   public final int slateMaxSize;
+  public final int maxRequestCandidates;
   public final Duration slateDebounce;
   public final int candidatesPerCategory;
 
@@ -103,6 +104,7 @@ public final class JobConfig implements Serializable {
     itemTtl = c.get(JobOptions.ITEM_TTL);
     slateSize = c.get(JobOptions.SLATE_SIZE);
     slateMaxSize = c.get(JobOptions.SLATE_MAX_SIZE);
+    maxRequestCandidates = c.get(JobOptions.MAX_REQUEST_CANDIDATES);
     slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
     candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
     delivery = c.get(JobOptions.DELIVERY);
@@ -125,6 +127,7 @@ public final class JobConfig implements Serializable {
     require(recentItems > 0, JobOptions.RECENT_ITEMS, "must be positive");
     require(slateSize > 0, JobOptions.SLATE_SIZE, "must be positive");
     require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
+    require(maxRequestCandidates >= 0, JobOptions.MAX_REQUEST_CANDIDATES, "must not be negative");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
     require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
     require(modelUri == null || (modelChecksum != null && modelVersion != null), JobOptions.MODEL_URI,

@@ -151,6 +151,12 @@ public final class JobOptions {
       key("slate.max-size").intType().defaultValue(100)
           .withDescription("Largest slate served; larger requests are clamped to it.");
 
+  public static final ConfigOption<Integer> MAX_REQUEST_CANDIDATES =
+      key("slate.max-request-candidates").intType().defaultValue(500)
+          .withDescription(
+              "Most candidate ids a SlateRequest may supply; a longer list is dead-lettered with the"
+                  + " reason (it bounds the work one request can cause).");
+
   public static final ConfigOption<Duration> SLATE_DEBOUNCE =
       key("slate.debounce").durationType().defaultValue(Duration.ofSeconds(5))
           .withDescription(

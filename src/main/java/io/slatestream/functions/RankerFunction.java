@@ -227,7 +227,7 @@ public final class RankerFunction
     if (p != null && features.resolve(p, id -> catalogItem(ctx.getBroadcastState(CATALOG), id))) {
       profiles.update(p);
     }
-    emit(p, r.getUserId(), r.getRequestId(), SlateTrigger.REQUEST, "request:" + r.getRequestId(),
+    emit(p, r.getUserId(), r.getRequestId(), r.getCandidateItemIds(), SlateTrigger.REQUEST, "request:" + r.getRequestId(),
         r.getEventTimeMs(), size, idx, ctx, out);
   }
 
@@ -251,16 +251,22 @@ public final class RankerFunction
   private void emit(UserProfile p, String userId, String requestId, SlateTrigger trigger, String triggerId,
       long triggerTimeMs, int size, CandidateIndex idx, ReadOnlyContext ctx, Collector<Slate> out)
       throws Exception {
+    emit(p, userId, requestId, null, trigger, triggerId, triggerTimeMs, size, idx, ctx, out);
+  }
+
+  private void emit(UserProfile p, String userId, String requestId, List<String> requested, SlateTrigger trigger,
+      String triggerId, long triggerTimeMs, int size, CandidateIndex idx, ReadOnlyContext ctx, Collector<Slate> out)
+      throws Exception {
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
     GbdtModel scorer = model;
     List<SlateItem> items;
     Map<String, float[]> served = new java.util.HashMap<>();
     String version;
     if (scorer == null) {
-      items = ranker.rank(p, idx, size, triggerTimeMs);
+      items = ranker.rank(p, idx, requested, size, triggerTimeMs);
       version = HeuristicScorer.VERSION;
     } else {
-      items = scoreWithModel(scorer, p, idx, size, triggerTimeMs, ctx.getBroadcastState(CATALOG), served);
+      items = scoreWithModel(scorer, p, idx, requested, size, triggerTimeMs, ctx.getBroadcastState(CATALOG), served);
       version = scorer.version();
     }
     remember(p, slateId, items, triggerTimeMs, version, served, ctx);
@@ -287,9 +293,10 @@ public final class RankerFunction
    * the position it was shown at. A model trained on those logs learns position bias from the
    * position feature, and serving at position 0 ranks by relevance without it.
    */
-  private List<SlateItem> scoreWithModel(GbdtModel scorer, UserProfile p, CandidateIndex idx, int size, long atMs,
-      ReadOnlyBroadcastState<String, CatalogEntry> catalog, Map<String, float[]> served) throws Exception {
-    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx);
+  private List<SlateItem> scoreWithModel(GbdtModel scorer, UserProfile p, CandidateIndex idx, List<String> requested,
+      int size, long atMs, ReadOnlyBroadcastState<String, CatalogEntry> catalog, Map<String, float[]> served)
+      throws Exception {
+    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested);
     int n = retrieved.size();
     int width = vectors.spec().size();
     float[] rows = new float[n * width];

@@ -43,7 +43,7 @@ public final class KafkaIO {
         source(config, config.topicItems, new DecodingDeserializer<>(itemCodec,
             Validation.items(config.maxFutureSkew), KafkaIO::deletedItem), bounded),
         source(config, config.topicSlateRequests, new DecodingDeserializer<>(AvroCodec.of(SlateRequest.class),
-            Validation.slateRequests(config.maxFutureSkew), null), bounded),
+            Validation.slateRequests(config.maxFutureSkew, config.maxRequestCandidates), null), bounded),
         source(config, config.topicModelReleases, new DecodingDeserializer<>(AvroCodec.of(ModelRelease.class),
             Validation.modelReleases(config.maxFutureSkew), null), bounded));
   }

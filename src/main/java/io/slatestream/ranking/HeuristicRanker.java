@@ -45,6 +45,15 @@ public final class HeuristicRanker implements Serializable {
    * interacted with: the most popular of the user's strongest categories, then the global top.
    */
   public List<Retrieved> retrieve(UserProfile profile, CandidateIndex index) {
+    return retrieve(profile, index, null);
+  }
+
+  /**
+   * As {@link #retrieve(UserProfile, CandidateIndex)}, with the candidates an external retrieval
+   * service supplied in the request first (source REQUEST). Ids the catalog does not know, or
+   * knows as deleted, are ignored: a slate only ever holds servable items.
+   */
+  public List<Retrieved> retrieve(UserProfile profile, CandidateIndex index, List<String> requested) {
     Set<String> seen = new HashSet<>();
     if (profile != null) {
       for (RecentEvent r : profile.getRecent()) {
@@ -55,6 +64,13 @@ public final class HeuristicRanker implements Serializable {
     // has seen a category's leaders still gets a full slate from it.
     int perSource = candidatesPerCategory + seen.size();
     Map<String, CandidateSource> candidates = new LinkedHashMap<>();
+    if (requested != null) {
+      for (String id : requested) {
+        if (index.get(id) != null) {
+          candidates.putIfAbsent(id, CandidateSource.REQUEST);
+        }
+      }
+    }
     if (profile != null) {
       for (String category : ProfileUpdater.topCategories(profile, TOP_CATEGORIES)) {
         index.topInCategory(category, perSource,
@@ -73,7 +89,12 @@ public final class HeuristicRanker implements Serializable {
 
   /** The heuristic's slate: {@link #retrieve}, score, and keep the best {@code size}. */
   public List<SlateItem> rank(UserProfile profile, CandidateIndex index, int size, long atMs) {
-    List<Retrieved> retrieved = retrieve(profile, index);
+    return rank(profile, index, null, size, atMs);
+  }
+
+  /** With candidates supplied by the request. */
+  public List<SlateItem> rank(UserProfile profile, CandidateIndex index, List<String> requested, int size, long atMs) {
+    List<Retrieved> retrieved = retrieve(profile, index, requested);
     List<Scored> scored = new ArrayList<>(retrieved.size());
     for (Retrieved r : retrieved) {
       CandidateIndex.Candidate c = r.candidate();

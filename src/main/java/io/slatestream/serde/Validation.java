@@ -55,9 +55,13 @@ public final class Validation {
     };
   }
 
-  public static Validator<SlateRequest> slateRequests(Duration maxFutureSkew) {
+  public static Validator<SlateRequest> slateRequests(Duration maxFutureSkew, int maxCandidates) {
     long skew = maxFutureSkew.toMillis();
     return (r, now) -> {
+      if (r.getCandidateItemIds() != null && r.getCandidateItemIds().size() > maxCandidates) {
+        return "invalid: " + r.getCandidateItemIds().size() + " candidateItemIds, more than the "
+            + maxCandidates + " allowed (slate.max-request-candidates)";
+      }
       String missing = firstBlank("requestId", r.getRequestId(), "userId", r.getUserId());
       if (missing != null) {
         return missing;

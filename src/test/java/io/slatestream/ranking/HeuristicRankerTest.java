@@ -104,6 +104,20 @@ class HeuristicRankerTest {
   }
 
   @Test
+  void candidatesSuppliedByTheRequestAreRankedWithTheirSourceAndUnknownOrSeenOnesAreIgnored() {
+    // One candidate per source: globally only p1. The request adds m3 and s1, an unknown id,
+    // and p3, which the user has seen.
+    HeuristicRanker ranker = new HeuristicRanker(features, 1);
+    UserProfile p = profile("p3", InteractionType.SKIP, "news");
+    List<SlateItem> slate = ranker.rank(p, index(catalog()), List.of("m3", "nope", "s1", "p3"), 10, T);
+    assertThat(ids(slate)).containsExactlyInAnyOrder("p1", "p2", "m3", "s1");
+    assertThat(slate).filteredOn(i -> i.getItemId().equals("m3")).extracting(SlateItem::getSource)
+        .containsExactly(CandidateSource.REQUEST);
+    assertThat(slate).filteredOn(i -> i.getItemId().equals("p2")).extracting(SlateItem::getSource)
+        .containsExactly(CandidateSource.TRENDING_GLOBAL);
+  }
+
+  @Test
   void aUserWhoHasSeenEverySourcesLeadersStillGetsAFullSlate() {
     // One candidate per source, and the user has seen the global leader p1: the source reaches
     // past what the user has seen instead of coming back empty.

@@ -131,7 +131,7 @@ class DecodingDeserializerTest {
         .setCandidateItemIds(List.of("a", "b")).build();
     AvroCodec<SlateRequest> requestCodec = AvroCodec.of(SlateRequest.class);
     DecodingDeserializer<SlateRequest> requests =
-        new DecodingDeserializer<>(requestCodec, Validation.slateRequests(SKEW), null);
+        new DecodingDeserializer<>(requestCodec, Validation.slateRequests(SKEW, 3), null);
     Either<DeadLetter, SlateRequest> decodedRequest = deserialize(requests, "slate-requests", KEY, requestCodec.encode(request));
     assertThat(decodedRequest.isRight()).as("%s", decodedRequest).isTrue();
     assertThat(decodedRequest.right()).isEqualTo(request);
@@ -246,11 +246,24 @@ class DecodingDeserializerTest {
     byte[] position = interactionCodec.encode(validInteraction().setPosition(-1).build());
     assertThat(assertDeadLetter(interaction(position), TOPIC, KEY, position).getError()).contains("position");
     AvroCodec<SlateRequest> codec = AvroCodec.of(SlateRequest.class);
-    DecodingDeserializer<SlateRequest> requests = new DecodingDeserializer<>(codec, Validation.slateRequests(SKEW), null);
+    DecodingDeserializer<SlateRequest> requests = new DecodingDeserializer<>(codec, Validation.slateRequests(SKEW, 3), null);
     byte[] negative = codec.encode(SlateRequest.newBuilder().setRequestId("r").setUserId("u").setSlateSize(-1)
         .setEventTimeMs(System.currentTimeMillis()).build());
     assertThat(assertDeadLetter(deserialize(requests, "slate-requests", KEY, negative), "slate-requests", KEY, negative)
         .getError()).contains("slateSize");
+  }
+
+  @Test
+  void aRequestSupplyingMoreCandidatesThanAllowedIsDeadLettered() throws Exception {
+    AvroCodec<SlateRequest> codec = AvroCodec.of(SlateRequest.class);
+    DecodingDeserializer<SlateRequest> requests = new DecodingDeserializer<>(codec, Validation.slateRequests(SKEW, 3), null);
+    SlateRequest.Builder r = SlateRequest.newBuilder().setRequestId("r").setUserId("u").setSlateSize(5)
+        .setEventTimeMs(System.currentTimeMillis());
+    byte[] three = codec.encode(r.setCandidateItemIds(java.util.List.of("a", "b", "c")).build());
+    assertThat(deserialize(requests, "slate-requests", KEY, three).isRight()).isTrue();
+    byte[] four = codec.encode(r.setCandidateItemIds(java.util.List.of("a", "b", "c", "d")).build());
+    assertThat(assertDeadLetter(deserialize(requests, "slate-requests", KEY, four), "slate-requests", KEY, four)
+        .getError()).contains("4 candidateItemIds").contains("slate.max-request-candidates");
   }
 
   @Test
