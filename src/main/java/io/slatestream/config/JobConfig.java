@@ -64,6 +64,11 @@ public final class JobConfig implements Serializable {
   public final int maxRequestCandidates;
   public final Duration slateDebounce;
   public final int candidatesPerCategory;
+  public final int maxPerCategory;
+  public final int maxPerCreator;
+  public final double explorationShare;
+  public final int freshPoolSize;
+  public final long rerankSeed;
 
   public final JobOptions.DeliveryMode delivery;
   public final String transactionalIdPrefix;
@@ -107,6 +112,11 @@ public final class JobConfig implements Serializable {
     maxRequestCandidates = c.get(JobOptions.MAX_REQUEST_CANDIDATES);
     slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
     candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
+    maxPerCategory = c.get(JobOptions.MAX_PER_CATEGORY);
+    maxPerCreator = c.get(JobOptions.MAX_PER_CREATOR);
+    explorationShare = c.get(JobOptions.EXPLORATION_SHARE);
+    freshPoolSize = c.get(JobOptions.FRESH_POOL_SIZE);
+    rerankSeed = c.get(JobOptions.RERANK_SEED);
     delivery = c.get(JobOptions.DELIVERY);
     transactionalIdPrefix = c.get(JobOptions.TRANSACTIONAL_ID_PREFIX);
     jobName = c.get(JobOptions.JOB_NAME);
@@ -128,6 +138,10 @@ public final class JobConfig implements Serializable {
     require(slateSize > 0, JobOptions.SLATE_SIZE, "must be positive");
     require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
     require(maxRequestCandidates >= 0, JobOptions.MAX_REQUEST_CANDIDATES, "must not be negative");
+    require(maxPerCategory > 0, JobOptions.MAX_PER_CATEGORY, "must be positive");
+    require(maxPerCreator > 0, JobOptions.MAX_PER_CREATOR, "must be positive");
+    require(explorationShare >= 0 && explorationShare <= 1, JobOptions.EXPLORATION_SHARE, "must be in [0, 1]");
+    require(freshPoolSize >= 0, JobOptions.FRESH_POOL_SIZE, "must not be negative");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
     require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
     require(modelUri == null || (modelChecksum != null && modelVersion != null), JobOptions.MODEL_URI,

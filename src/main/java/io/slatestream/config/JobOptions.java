@@ -167,6 +167,34 @@ public final class JobOptions {
       key("ranking.candidates-per-category").intType().defaultValue(100)
           .withDescription("How many of the most popular items of each category are scored per slate.");
 
+  // ---- Re-ranking ----------------------------------------------------------------------------
+
+  public static final ConfigOption<Integer> MAX_PER_CATEGORY =
+      key("rerank.max-per-category").intType().defaultValue(4)
+          .withDescription(
+              "Diversity: at most this many items of one category per slate while other"
+                  + " candidates remain (soft: a slate is never shorter because of it).");
+
+  public static final ConfigOption<Integer> MAX_PER_CREATOR =
+      key("rerank.max-per-creator").intType().defaultValue(2)
+          .withDescription("Diversity: at most this many items of one creator per slate (soft, as above).");
+
+  public static final ConfigOption<Double> EXPLORATION_SHARE =
+      key("rerank.exploration-share").doubleType().defaultValue(0.1)
+          .withDescription(
+              "Share of slate positions (never the first) given to fresh items the user has not"
+                  + " seen, chosen at random from the freshest items.fresh-pool-size.");
+
+  public static final ConfigOption<Integer> FRESH_POOL_SIZE =
+      key("items.fresh-pool-size").intType().defaultValue(50)
+          .withDescription("How many of the most recently published items form the exploration pool.");
+
+  public static final ConfigOption<Long> RERANK_SEED =
+      key("rerank.seed").longType().defaultValue(42L)
+          .withDescription(
+              "Seed of exploration. With the user and the trigger it fixes every random choice, so a"
+                  + " replay reproduces its slates.");
+
   // ---- Model ---------------------------------------------------------------------------------
 
   public static final ConfigOption<String> MODEL_URI =

@@ -89,6 +89,7 @@ public final class RankerFunction
   private final JobConfig config;
   private final ProfileUpdater features;
   private final HeuristicRanker ranker;
+  private final io.slatestream.ranking.Reranker reranker;
   private final long debounceMs;
   private final FeatureVectorBuilder vectors;
   private final long labelWindowMs;
@@ -112,6 +113,8 @@ public final class RankerFunction
     this.config = config;
     this.features = new ProfileUpdater(config);
     this.ranker = new HeuristicRanker(features, config.candidatesPerCategory);
+    this.reranker = new io.slatestream.ranking.Reranker(new io.slatestream.ranking.Reranker.Settings(
+        config.maxPerCategory, config.maxPerCreator, config.explorationShare, config.rerankSeed));
     this.debounceMs = config.slateDebounce.toMillis();
     this.vectors = new FeatureVectorBuilder(config);
     this.labelWindowMs = config.labelWindow.toMillis();
@@ -259,15 +262,30 @@ public final class RankerFunction
       throws Exception {
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
     GbdtModel scorer = model;
-    List<SlateItem> items;
+    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested);
+    List<HeuristicRanker.Retrieved> pool = config.explorationShare > 0
+        ? ranker.explorationPool(p, idx, retrieved, config.freshPoolSize) : List.of();
+    List<HeuristicRanker.Retrieved> all = new ArrayList<>(retrieved.size() + pool.size());
+    all.addAll(retrieved);
+    all.addAll(pool);
     Map<String, float[]> served = new java.util.HashMap<>();
+    List<HeuristicRanker.Scored> scored;
     String version;
     if (scorer == null) {
-      items = ranker.rank(p, idx, requested, size, triggerTimeMs);
+      scored = ranker.score(p, all, triggerTimeMs);
       version = HeuristicScorer.VERSION;
     } else {
-      items = scoreWithModel(scorer, p, idx, requested, size, triggerTimeMs, ctx.getBroadcastState(CATALOG), served);
+      scored = scoreWithModel(scorer, p, all, triggerTimeMs, ctx.getBroadcastState(CATALOG), served);
       version = scorer.version();
+    }
+    long triggerKey = UUID.fromString(slateId).getMostSignificantBits();
+    List<SlateItem> items = reranker.rerank(scored.subList(0, retrieved.size()),
+        scored.subList(retrieved.size(), scored.size()), size, userId, triggerKey);
+    if (scorer != null) {
+      // The logged vector records the position the item was shown at (see scoreWithModel).
+      for (SlateItem si : items) {
+        served.get(si.getItemId())[positionFeature] = si.getRank();
+      }
     }
     remember(p, slateId, items, triggerTimeMs, version, served, ctx);
     long now = System.currentTimeMillis();
@@ -293,10 +311,9 @@ public final class RankerFunction
    * the position it was shown at. A model trained on those logs learns position bias from the
    * position feature, and serving at position 0 ranks by relevance without it.
    */
-  private List<SlateItem> scoreWithModel(GbdtModel scorer, UserProfile p, CandidateIndex idx, List<String> requested,
-      int size, long atMs, ReadOnlyBroadcastState<String, CatalogEntry> catalog, Map<String, float[]> served)
-      throws Exception {
-    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested);
+  private List<HeuristicRanker.Scored> scoreWithModel(GbdtModel scorer, UserProfile p,
+      List<HeuristicRanker.Retrieved> retrieved, long atMs, ReadOnlyBroadcastState<String, CatalogEntry> catalog,
+      Map<String, float[]> vectorsById) throws Exception {
     int n = retrieved.size();
     int width = vectors.spec().size();
     float[] rows = new float[n * width];
@@ -308,20 +325,11 @@ public final class RankerFunction
     candidatesScored.inc(n);
     List<HeuristicRanker.Scored> scored = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      scored.add(new HeuristicRanker.Scored(retrieved.get(i).candidate(), retrieved.get(i).source(), scores[i]));
+      HeuristicRanker.Retrieved r = retrieved.get(i);
+      scored.add(new HeuristicRanker.Scored(r.candidate(), r.source(), scores[i]));
+      vectorsById.put(r.candidate().itemId(), java.util.Arrays.copyOfRange(rows, i * width, (i + 1) * width));
     }
-    List<SlateItem> items = HeuristicRanker.top(scored, size);
-    Map<String, Integer> row = new java.util.HashMap<>();
-    for (int i = 0; i < n; i++) {
-      row.put(retrieved.get(i).candidate().itemId(), i);
-    }
-    for (SlateItem si : items) {
-      int r = row.get(si.getItemId());
-      float[] v = java.util.Arrays.copyOfRange(rows, r * width, (r + 1) * width);
-      v[positionFeature] = si.getRank();
-      served.put(si.getItemId(), v);
-    }
-    return items;
+    return scored;
   }
 
   /**

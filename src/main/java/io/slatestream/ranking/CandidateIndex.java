@@ -27,6 +27,13 @@ public final class CandidateIndex {
   private final NavigableSet<Candidate> global = new TreeSet<>(BY_POPULARITY);
   private final Map<String, NavigableSet<Candidate>> byCategory = new HashMap<>();
 
+  private record Fresh(long publishedMs, String itemId) {}
+
+  private static final Comparator<Fresh> NEWEST_FIRST =
+      Comparator.comparingLong(Fresh::publishedMs).reversed().thenComparing(Fresh::itemId);
+  private final NavigableSet<Fresh> fresh = new TreeSet<>(NEWEST_FIRST);
+  private final Map<String, Long> published = new HashMap<>();
+
   /** Adds, updates or (for a deleted or stats-only entry) removes one item. */
   public void put(String itemId, CatalogEntry entry) {
     remove(itemId);
@@ -39,10 +46,16 @@ public final class CandidateIndex {
     byId.put(itemId, c);
     global.add(c);
     byCategory.computeIfAbsent(c.category(), k -> new TreeSet<>(BY_POPULARITY)).add(c);
+    published.put(itemId, item.getPublishedTimeMs());
+    fresh.add(new Fresh(item.getPublishedTimeMs(), itemId));
   }
 
   public void remove(String itemId) {
     Candidate old = byId.remove(itemId);
+    Long publishedMs = published.remove(itemId);
+    if (publishedMs != null) {
+      fresh.remove(new Fresh(publishedMs, itemId));
+    }
     if (old != null) {
       global.remove(old);
       NavigableSet<Candidate> cat = byCategory.get(old.category());
@@ -71,6 +84,17 @@ public final class CandidateIndex {
     NavigableSet<Candidate> set = byCategory.get(category);
     if (set != null) {
       take(set, k, sink);
+    }
+  }
+
+  /** The {@code k} most recently published items, newest first (ties by item id). */
+  public void freshest(int k, Consumer<Candidate> sink) {
+    int n = 0;
+    for (Fresh f : fresh) {
+      if (n++ >= k) {
+        return;
+      }
+      sink.accept(byId.get(f.itemId()));
     }
   }
 

@@ -87,6 +87,37 @@ public final class HeuristicRanker implements Serializable {
     return out;
   }
 
+  /**
+   * Exploration candidates: the {@code poolSize} most recently published items that are neither
+   * retrieved already nor seen by the user, with source FRESH.
+   */
+  public List<Retrieved> explorationPool(UserProfile profile, CandidateIndex index, List<Retrieved> retrieved,
+      int poolSize) {
+    Set<String> skip = new HashSet<>();
+    retrieved.forEach(r -> skip.add(r.candidate().itemId()));
+    if (profile != null) {
+      profile.getRecent().forEach(r -> skip.add(r.getItemId()));
+    }
+    List<Retrieved> pool = new ArrayList<>();
+    index.freshest(poolSize + skip.size(), c -> {
+      if (pool.size() < poolSize && !skip.contains(c.itemId())) {
+        pool.add(new Retrieved(c, CandidateSource.FRESH));
+      }
+    });
+    return pool;
+  }
+
+  /** Heuristic scores of retrieved candidates, in the same order. */
+  public List<Scored> score(UserProfile profile, List<Retrieved> retrieved, long atMs) {
+    List<Scored> scored = new ArrayList<>(retrieved.size());
+    for (Retrieved r : retrieved) {
+      CandidateIndex.Candidate c = r.candidate();
+      double affinity = profile == null ? 0.0 : features.categoryAffinity(profile, c.category(), atMs);
+      scored.add(new Scored(c, r.source(), HeuristicScorer.score(c.popularity(), affinity)));
+    }
+    return scored;
+  }
+
   /** The heuristic's slate: {@link #retrieve}, score, and keep the best {@code size}. */
   public List<SlateItem> rank(UserProfile profile, CandidateIndex index, int size, long atMs) {
     return rank(profile, index, null, size, atMs);

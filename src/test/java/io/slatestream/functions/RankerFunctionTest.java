@@ -72,7 +72,9 @@ class RankerFunctionTest {
   // ---- fixtures -------------------------------------------------------------------------------
 
   private static JobConfig config(Map<String, String> settings) {
-    Map<String, String> m = new HashMap<>(Map.of("slate.size", "3", "slate.max-size", "5", "slate.debounce", "5 s"));
+    // Plain heuristic order: diversity caps and exploration are off here and tested on their own.
+    Map<String, String> m = new HashMap<>(Map.of("slate.size", "3", "slate.max-size", "5", "slate.debounce", "5 s",
+        "rerank.max-per-category", "1000", "rerank.max-per-creator", "1000", "rerank.exploration-share", "0"));
     m.putAll(settings);
     return JobConfig.of(m);
   }
@@ -708,5 +710,49 @@ class RankerFunctionTest {
     for (TrainingExample e : out) {
       assertThat(e.getFeatureValues()).isEqualTo(servedVector(config, e.getItemId(), e.getPosition(), T0));
     }
+  }
+
+  // ---- re-ranking -----------------------------------------------------------------------------
+
+  @Test
+  void aCategoryCapMakesRoomForTheNextCategory() throws Exception {
+    // i1 and i2 are music, i3 sport; i2 and i3 tie on score and the id would pick i2.
+    Map<String, String> plain = Map.of("ranking.candidates-per-category", "3", "slate.max-size", "100");
+    var h = harness(plain);
+    loadCatalog(h);
+    assertThat(ask(h, "r", "u", 2, T0).getItems()).extracting(SlateItem::getItemId).containsExactly("i1", "i2");
+
+    var capped = harness(Map.of("ranking.candidates-per-category", "3", "slate.max-size", "100",
+        "rerank.max-per-category", "1"));
+    loadCatalog(capped);
+    assertThat(ask(capped, "r", "u", 2, T0).getItems()).extracting(SlateItem::getItemId).containsExactly("i1", "i3");
+  }
+
+  @Test
+  void explorationGivesFreshItemsSlotsBelowTheTopAndAReplayReproducesIt() throws Exception {
+    // Retrieval surfaces only the global top 2 (i1, i2); exploration takes items it did not
+    // surface: the 3 freshest are f1, f2 and then i3 (the rest tie on publication time: by id).
+    JobConfig config = config(Map.of("rerank.exploration-share", "0.5", "items.fresh-pool-size", "3",
+        "slate.max-size", "100", "ranking.candidates-per-category", "2"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    Item fresh1 = Item.newBuilder(item("f1", "music")).setPublishedTimeMs(T0 - 1).build();
+    Item fresh2 = Item.newBuilder(item("f2", "sport")).setPublishedTimeMs(T0 - 2).build();
+    h.processBroadcastElement(new RankerBroadcast("f1", fresh1), T0);
+    h.processBroadcastElement(new RankerBroadcast("f2", fresh2), T0);
+
+    List<SlateItem> items = ask(h, "r1", "u", 4, T0).getItems();
+    assertThat(items).hasSize(4).extracting(SlateItem::getRank).containsExactly(0, 1, 2, 3);
+    assertThat(items.get(0).getItemId()).as("the best candidate keeps the top").isEqualTo("i1");
+    assertThat(items).filteredOn(i -> i.getSource() == CandidateSource.FRESH).hasSize(2)
+        .extracting(SlateItem::getItemId).doesNotHaveDuplicates().isSubsetOf("f1", "f2", "i3");
+    assertThat(items).extracting(SlateItem::getItemId).contains("i2");
+
+    // The same state and trigger in another instance give the same slate.
+    var replay = harness(config, null);
+    loadCatalog(replay);
+    replay.processBroadcastElement(new RankerBroadcast("f1", fresh1), T0);
+    replay.processBroadcastElement(new RankerBroadcast("f2", fresh2), T0);
+    assertThat(ask(replay, "r1", "u", 4, T0).getItems()).isEqualTo(items);
   }
 }

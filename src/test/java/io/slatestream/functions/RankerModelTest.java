@@ -47,7 +47,9 @@ class RankerModelTest {
   private static final long T0 = 1_700_000_000_000L;
   private static final KeySelector<Either<Interaction, SlateRequest>, String> BY_USER =
       e -> e.isLeft() ? e.left().getUserId() : e.right().getUserId();
-  private static final JobConfig CONFIG = JobConfig.of(Map.of("slate.size", "5", "slate.debounce", "0 s"));
+  private static final JobConfig CONFIG = JobConfig.of(Map.of("slate.size", "5",
+      "slate.debounce", "0 s", "rerank.max-per-category", "1000", "rerank.max-per-creator", "1000",
+      "rerank.exploration-share", "0"));
   private static final FeatureVectorBuilder VECTORS = new FeatureVectorBuilder(CONFIG);
 
   @TempDir static Path dir;

@@ -91,6 +91,10 @@ class SlatestreamPipelineITCase {
     opts.put("sink.transactional-id-prefix", run);
     opts.put("slate.debounce", "10 s");
     opts.put("slate.size", "10");
+    // The category assertions below are about features and the heuristic, not diversity.
+    opts.put("rerank.max-per-category", "1000");
+    opts.put("rerank.max-per-creator", "1000");
+    opts.put("rerank.exploration-share", "0");
     for (String t : List.of("interactions", "items", "slate-requests", "recommendations", "dead-letters", "training-examples", "model-releases")) {
       opts.put("topic." + t, run + "-" + t);
     }
