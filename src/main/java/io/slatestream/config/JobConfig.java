@@ -64,6 +64,7 @@ public final class JobConfig implements Serializable {
   public final int maxRequestCandidates;
   public final Duration slateDebounce;
   public final int candidatesPerCategory;
+  public final int creatorQuickSkips;
   public final int maxPerCategory;
   public final int maxPerCreator;
   public final double explorationShare;
@@ -112,6 +113,7 @@ public final class JobConfig implements Serializable {
     maxRequestCandidates = c.get(JobOptions.MAX_REQUEST_CANDIDATES);
     slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
     candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
+    creatorQuickSkips = c.get(JobOptions.CREATOR_QUICK_SKIPS);
     maxPerCategory = c.get(JobOptions.MAX_PER_CATEGORY);
     maxPerCreator = c.get(JobOptions.MAX_PER_CREATOR);
     explorationShare = c.get(JobOptions.EXPLORATION_SHARE);
@@ -138,6 +140,7 @@ public final class JobConfig implements Serializable {
     require(slateSize > 0, JobOptions.SLATE_SIZE, "must be positive");
     require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
     require(maxRequestCandidates >= 0, JobOptions.MAX_REQUEST_CANDIDATES, "must not be negative");
+    require(creatorQuickSkips >= 0, JobOptions.CREATOR_QUICK_SKIPS, "must not be negative");
     require(maxPerCategory > 0, JobOptions.MAX_PER_CATEGORY, "must be positive");
     require(maxPerCreator > 0, JobOptions.MAX_PER_CREATOR, "must be positive");
     require(explorationShare >= 0 && explorationShare <= 1, JobOptions.EXPLORATION_SHARE, "must be in [0, 1]");

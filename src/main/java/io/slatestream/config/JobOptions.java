@@ -167,6 +167,12 @@ public final class JobOptions {
       key("ranking.candidates-per-category").intType().defaultValue(100)
           .withDescription("How many of the most popular items of each category are scored per slate.");
 
+  public static final ConfigOption<Integer> CREATOR_QUICK_SKIPS =
+      key("filters.creator-quick-skips").intType().defaultValue(3)
+          .withDescription(
+              "Creator fatigue: a creator the user quick-skipped this many times among their"
+                  + " features.recent-items interactions is not served to them. 0 disables.");
+
   // ---- Re-ranking ----------------------------------------------------------------------------
 
   public static final ConfigOption<Integer> MAX_PER_CATEGORY =

@@ -55,6 +55,11 @@ public final class ProfileUpdater implements Serializable {
     return affinityHalfLifeMs;
   }
 
+  /** A recent event that was a quick skip. */
+  public boolean isQuickSkip(RecentEvent e) {
+    return e.getType() == InteractionType.SKIP && e.getWatchTimeMs() < quickSkipMs;
+  }
+
   public boolean isQuickSkip(Interaction e) {
     return e.getType() == InteractionType.SKIP && e.getWatchTimeMs() < quickSkipMs;
   }

@@ -112,7 +112,7 @@ public final class RankerFunction
   public RankerFunction(JobConfig config) {
     this.config = config;
     this.features = new ProfileUpdater(config);
-    this.ranker = new HeuristicRanker(features, config.candidatesPerCategory);
+    this.ranker = new HeuristicRanker(features, config.candidatesPerCategory, config.creatorQuickSkips);
     this.reranker = new io.slatestream.ranking.Reranker(new io.slatestream.ranking.Reranker.Settings(
         config.maxPerCategory, config.maxPerCreator, config.explorationShare, config.rerankSeed));
     this.debounceMs = config.slateDebounce.toMillis();

@@ -29,7 +29,19 @@ public final class HeuristicRanker implements Serializable {
   private final ProfileUpdater features;
   private final int candidatesPerCategory;
 
+  /** Creator fatigue threshold; 0 disables the filter. */
+  private final int creatorQuickSkips;
+
   public HeuristicRanker(ProfileUpdater features, int candidatesPerCategory) {
+    this(features, candidatesPerCategory, 0);
+  }
+
+  /**
+   * @param creatorQuickSkips items of a creator the user quick-skipped this many times among their
+   *     recent interactions are not served (0 disables)
+   */
+  public HeuristicRanker(ProfileUpdater features, int candidatesPerCategory, int creatorQuickSkips) {
+    this.creatorQuickSkips = creatorQuickSkips;
     this.features = features;
     this.candidatesPerCategory = candidatesPerCategory;
   }
@@ -78,13 +90,36 @@ public final class HeuristicRanker implements Serializable {
       }
     }
     index.topGlobal(perSource, c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
+    Set<String> fatigued = fatiguedCreators(profile, index);
     List<Retrieved> out = new ArrayList<>(candidates.size());
     for (Map.Entry<String, CandidateSource> en : candidates.entrySet()) {
-      if (!seen.contains(en.getKey())) {
-        out.add(new Retrieved(index.get(en.getKey()), en.getValue()));
+      CandidateIndex.Candidate c = index.get(en.getKey());
+      if (!seen.contains(en.getKey()) && !fatigued.contains(c.creatorId())) {
+        out.add(new Retrieved(c, en.getValue()));
       }
     }
     return out;
+  }
+
+  /** Creators the user quick-skipped at least {@code creatorQuickSkips} times among recent events. */
+  public Set<String> fatiguedCreators(UserProfile profile, CandidateIndex index) {
+    if (profile == null || creatorQuickSkips <= 0) {
+      return Set.of();
+    }
+    Map<String, Integer> quickSkips = new java.util.HashMap<>();
+    for (RecentEvent r : profile.getRecent()) {
+      CandidateIndex.Candidate c = index.get(r.getItemId());
+      if (c != null && features.isQuickSkip(r)) {
+        quickSkips.merge(c.creatorId(), 1, Integer::sum);
+      }
+    }
+    Set<String> fatigued = new HashSet<>();
+    quickSkips.forEach((creator, n) -> {
+      if (n >= creatorQuickSkips) {
+        fatigued.add(creator);
+      }
+    });
+    return fatigued;
   }
 
   /**
@@ -98,9 +133,10 @@ public final class HeuristicRanker implements Serializable {
     if (profile != null) {
       profile.getRecent().forEach(r -> skip.add(r.getItemId()));
     }
+    Set<String> fatigued = fatiguedCreators(profile, index);
     List<Retrieved> pool = new ArrayList<>();
     index.freshest(poolSize + skip.size(), c -> {
-      if (pool.size() < poolSize && !skip.contains(c.itemId())) {
+      if (pool.size() < poolSize && !skip.contains(c.itemId()) && !fatigued.contains(c.creatorId())) {
         pool.add(new Retrieved(c, CandidateSource.FRESH));
       }
     });

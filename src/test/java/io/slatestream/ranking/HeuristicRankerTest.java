@@ -118,6 +118,35 @@ class HeuristicRankerTest {
   }
 
   @Test
+  void aCreatorQuickSkippedRepeatedlyIsNotServedAgain() {
+    // k1..k5 are all by creator "k"; the user quick-skips k1 and k2, or k1..k3.
+    CandidateIndex idx = new CandidateIndex();
+    for (int i = 1; i <= 5; i++) {
+      Item it = Item.newBuilder(item("k" + i, "x")).setCreatorId("k").build();
+      idx.put(it.getItemId(), new CatalogEntry(it, new ItemStats(it.getItemId(), T, 5.0, 5.0, 0.0, 0.0)));
+    }
+    idx.put("other", entry("other", "x", 1, 0, 0));
+    HeuristicRanker ranker = new HeuristicRanker(features, 100, 3);
+    UserProfile twice = quickSkips(idx, "k1", "k2");
+    assertThat(ids(ranker.rank(twice, idx, 10, T))).containsExactly("k3", "k4", "k5", "other");
+    UserProfile thrice = quickSkips(idx, "k1", "k2", "k3");
+    assertThat(ids(ranker.rank(thrice, idx, 10, T))).containsExactly("other");
+    assertThat(ranker.fatiguedCreators(thrice, idx)).containsExactly("k");
+    // A slow skip is not fatigue, and 0 disables the filter.
+    assertThat(ids(new HeuristicRanker(features, 100, 0).rank(thrice, idx, 10, T))).contains("k4", "k5");
+  }
+
+  private UserProfile quickSkips(CandidateIndex idx, String... itemIds) {
+    UserProfile p = features.empty();
+    for (String id : itemIds) {
+      Interaction e = Interaction.newBuilder().setEventId("q" + id).setUserId("u").setItemId(id)
+          .setType(InteractionType.SKIP).setWatchTimeMs(500).setEventTimeMs(T).build();
+      features.apply(p, e, Item.newBuilder(item(id, "x")).setCreatorId("k").build());
+    }
+    return p;
+  }
+
+  @Test
   void aUserWhoHasSeenEverySourcesLeadersStillGetsAFullSlate() {
     // One candidate per source, and the user has seen the global leader p1: the source reaches
     // past what the user has seen instead of coming back empty.
