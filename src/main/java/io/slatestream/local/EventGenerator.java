@@ -50,6 +50,9 @@ public final class EventGenerator {
   public final AtomicLong answeredFromSlate = new AtomicLong();
   public final AtomicLong likesFromSlate = new AtomicLong();
 
+  /** Likes of served items, by the candidate source that put them in the slate. */
+  public final Map<String, AtomicLong> likesBySource = new ConcurrentHashMap<>();
+
   private long eventSeq;
 
   public EventGenerator(Settings settings, JobConfig config, KafkaProducer<byte[], byte[]> producer,
@@ -124,12 +127,14 @@ public final class EventGenerator {
       int item;
       Integer position = null;
       String slateId = null;
+      String source = null;
       if (slate != null && !slate.getItems().isEmpty() && random.nextDouble() < 0.8) {
         int pos = Math.min(slate.getItems().size() - 1, (int) (-Math.log(1 - random.nextDouble()) * 2));
         SlateItem chosen = slate.getItems().get(pos);
         item = Integer.parseInt(chosen.getItemId().substring("item-".length()));
         position = pos;
         slateId = slate.getSlateId();
+        source = chosen.getSource().name();
         answeredFromSlate.incrementAndGet();
       } else {
         item = random.nextInt(s.items());
@@ -146,6 +151,7 @@ public final class EventGenerator {
         likesSent.incrementAndGet();
         if (slateId != null) {
           likesFromSlate.incrementAndGet();
+          likesBySource.computeIfAbsent(source, k -> new AtomicLong()).incrementAndGet();
         }
       }
     }

@@ -57,6 +57,7 @@ public final class LocalRun {
   private final AtomicLong deadLettersOut = new AtomicLong();
   private final Map<String, AtomicLong> deadLetterReasons = new ConcurrentHashMap<>();
   private final Map<String, Slate> latestSlates = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> servedBySource = new ConcurrentHashMap<>();
   private final AtomicLong examplesOut = new AtomicLong();
   private final AtomicLong likedExamples = new AtomicLong();
   /** The job's logged training examples, for `mvn -Ptrain` to learn from. */
@@ -200,6 +201,8 @@ public final class LocalRun {
             Slate s = slates.decode(r.value());
             slatesOut.incrementAndGet();
             latestSlates.put(s.getUserId(), s);
+            s.getItems().forEach(i -> servedBySource.computeIfAbsent(i.getSource().name(), k -> new AtomicLong())
+                .incrementAndGet());
             if (s.getTrigger() == SlateTrigger.REQUEST) {
               requestSlates.incrementAndGet();
               latenciesMs.add(now - s.getTriggerEventTimeMs());
@@ -268,6 +271,8 @@ public final class LocalRun {
     say("  garbage records sent     %,d", gen.garbageSent.get());
     say("  slates received          %,d (%,d answering requests, %,d users)", slatesOut.get(), requestSlates.get(), latestSlates.size());
     say("  dead letters received    %,d %s", deadLettersOut.get(), new TreeMap<>(deadLetterReasons));
+    say("  served items by source    %s", new TreeMap<>(servedBySource));
+    say("  likes by source           %s", new TreeMap<>(gen.likesBySource));
     say("  training examples logged %,d (%,d likes) -> %s", examplesOut.get(), likedExamples.get(), examplesPath);
     say("  request -> slate latency p50 %s, p99 %s (wall clock, through Kafka)", pct(0.5), pct(0.99));
     long answered = gen.answeredFromSlate.get();
