@@ -1,0 +1,56 @@
+package io.slatestream.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The README's main command, as a newcomer runs it: LocalRun in its own JVM on the classpath of
+ * `mvn -Plocal` (written by the build to target/local-run.classpath), not the test classpath.
+ * It must start the broker and the job, show slates and dead letters, and end with its summary.
+ */
+class LocalRunITCase {
+
+  @Test
+  void theLocalRunShowsSlatesFlowingAndGarbageDeadLetteredAndEndsWithASummary() throws Exception {
+    String deps = Files.readString(Path.of("target", "local-run.classpath")).trim();
+    String classpath = Path.of("target", "classes").toAbsolutePath() + File.pathSeparator + deps;
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(List.of(java, "-Xmx1g",
+        "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.slatestream.avro",
+        "-Dlog4j2.configurationFile=log4j2-local.properties", "-cp", classpath,
+        "io.slatestream.local.LocalRun", "--duration", "15s", "--users", "300", "--items", "200", "--rate", "200"))
+        .redirectErrorStream(true).start();
+    boolean ended = p.waitFor(4, TimeUnit.MINUTES);
+    if (!ended) {
+      p.destroyForcibly();
+    }
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(ended).as("ended within 4 minutes:%n%s", out).isTrue();
+    assertThat(p.exitValue()).as("exit code; output:%n%s", out).isZero();
+    assertThat(out).contains("Broker up at 127.0.0.1:").contains("events in").contains("Summary");
+
+    long requests = number(out, "slate requests sent\\s+([\\d,]+)");
+    long answered = number(out, "\\(([\\d,]+) answering requests");
+    long garbage = number(out, "garbage records sent\\s+([\\d,]+)");
+    long deadLetters = number(out, "dead letters received\\s+([\\d,]+)");
+    assertThat(requests).isPositive();
+    assertThat(answered).as("every request answered").isEqualTo(requests);
+    assertThat(garbage).isPositive();
+    assertThat(deadLetters).as("every garbage record dead-lettered").isEqualTo(garbage);
+  }
+
+  private static long number(String out, String regex) {
+    Matcher m = Pattern.compile(regex).matcher(out);
+    assertThat(m.find()).as("output has %s:%n%s", regex, out).isTrue();
+    return Long.parseLong(m.group(1).replace(",", ""));
+  }
+}
