@@ -62,6 +62,7 @@ public final class JobConfig implements Serializable {
   public final int slateSize;
   public final int slateMaxSize;
   public final int maxRequestCandidates;
+  public final Duration minRequestInterval;
   public final Duration slateDebounce;
   public final int candidatesPerCategory;
   public final int creatorQuickSkips;
@@ -111,6 +112,7 @@ public final class JobConfig implements Serializable {
     slateSize = c.get(JobOptions.SLATE_SIZE);
     slateMaxSize = c.get(JobOptions.SLATE_MAX_SIZE);
     maxRequestCandidates = c.get(JobOptions.MAX_REQUEST_CANDIDATES);
+    minRequestInterval = c.get(JobOptions.MIN_REQUEST_INTERVAL);
     slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
     candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
     creatorQuickSkips = c.get(JobOptions.CREATOR_QUICK_SKIPS);
@@ -139,6 +141,7 @@ public final class JobConfig implements Serializable {
     require(recentItems > 0, JobOptions.RECENT_ITEMS, "must be positive");
     require(slateSize > 0, JobOptions.SLATE_SIZE, "must be positive");
     require(slateMaxSize >= slateSize, JobOptions.SLATE_MAX_SIZE, "must be >= slate.size");
+    require(!minRequestInterval.isNegative(), JobOptions.MIN_REQUEST_INTERVAL, "must not be negative");
     require(maxRequestCandidates >= 0, JobOptions.MAX_REQUEST_CANDIDATES, "must not be negative");
     require(creatorQuickSkips >= 0, JobOptions.CREATOR_QUICK_SKIPS, "must not be negative");
     require(maxPerCategory > 0, JobOptions.MAX_PER_CATEGORY, "must be positive");

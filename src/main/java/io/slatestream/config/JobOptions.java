@@ -157,6 +157,13 @@ public final class JobOptions {
               "Most candidate ids a SlateRequest may supply; a longer list is dead-lettered with the"
                   + " reason (it bounds the work one request can cause).");
 
+  public static final ConfigOption<Duration> MIN_REQUEST_INTERVAL =
+      key("slate.min-request-interval").durationType().defaultValue(Duration.ofMillis(100))
+          .withDescription(
+              "A user's slate requests closer together than this (event time) are dead-lettered as"
+                  + " rate-limited instead of ranked: one client in a loop cannot take a ranker over."
+                  + " 0 disables.");
+
   public static final ConfigOption<Duration> SLATE_DEBOUNCE =
       key("slate.debounce").durationType().defaultValue(Duration.ofSeconds(5))
           .withDescription(

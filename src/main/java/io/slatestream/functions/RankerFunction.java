@@ -78,9 +78,19 @@ public final class RankerFunction
 
   private static final String CURRENT = "current";
 
-  /** Refused model releases, with the reason. */
-  public static final OutputTag<DeadLetter> REFUSED_RELEASES =
-      new OutputTag<>("refused-model-releases", new AvroTypeInfo<>(DeadLetter.class));
+  /** What the ranker refuses, with the reason: model releases that fail verification, and slate
+   * requests beyond a user's rate. */
+  public static final OutputTag<DeadLetter> DEAD_LETTERS =
+      new OutputTag<>("ranker-dead-letters", new AvroTypeInfo<>(DeadLetter.class));
+
+  /** Event time of the user's last answered request; short-lived, only for the rate bound. */
+  public static ValueStateDescriptor<Long> lastRequestDescriptor(JobConfig config) {
+    ValueStateDescriptor<Long> d = new ValueStateDescriptor<>("last-request", Types.LONG);
+    d.enableTimeToLive(StateTtlConfig.newBuilder(
+            java.time.Duration.ofMillis(Math.max(60_000L, config.minRequestInterval.toMillis() * 10)))
+        .cleanupInRocksdbCompactFilter(1000).build());
+    return d;
+  }
 
   private static final Logger LOG = LoggerFactory.getLogger(RankerFunction.class);
 
@@ -96,6 +106,8 @@ public final class RankerFunction
   private final int positionFeature;
 
   private transient ValueState<UserProfile> profiles;
+  private transient ValueState<Long> lastRequest;
+  private transient Counter rateLimited;
   private transient MapState<String, PendingSlate> pendingSlates;
   private transient Counter trainingExamples;
   private transient Counter impressionsDropped;
@@ -142,6 +154,7 @@ public final class RankerFunction
   public void open(OpenContext openContext) {
     profiles = getRuntimeContext().getState(profileDescriptor(config));
     pendingSlates = getRuntimeContext().getMapState(PENDING_SLATES);
+    lastRequest = getRuntimeContext().getState(lastRequestDescriptor(config));
     var metrics = getRuntimeContext().getMetricGroup();
     trainingExamples = metrics.counter("trainingExamples");
     candidatesScored = metrics.counter("candidatesScored");
@@ -155,6 +168,7 @@ public final class RankerFunction
     impressionsDropped = metrics.counter("impressionsDropped");
     slatesEmitted = metrics.counter("slatesEmitted");
     clampedRequests = metrics.counter("slateRequestsClamped");
+    rateLimited = metrics.counter("slateRequestsRateLimited");
   }
 
   @Override
@@ -219,6 +233,20 @@ public final class RankerFunction
 
   private void onRequest(SlateRequest r, ReadOnlyContext ctx, CandidateIndex idx, Collector<Slate> out)
       throws Exception {
+    long interval = config.minRequestInterval.toMillis();
+    if (interval > 0) {
+      Long last = lastRequest.value();
+      if (last != null && r.getEventTimeMs() < last + interval && r.getEventTimeMs() >= last) {
+        rateLimited.inc();
+        ctx.output(DEAD_LETTERS, DecodingDeserializer.deadLetter(config.topicSlateRequests, -1, -1,
+            r.getUserId().getBytes(StandardCharsets.UTF_8), AvroCodec.of(SlateRequest.class).encode(r),
+            "rate-limited: request " + r.getRequestId() + " came " + (r.getEventTimeMs() - last)
+                + " ms after the user's previous one (slate.min-request-interval " + interval + " ms)",
+            System.currentTimeMillis()));
+        return;
+      }
+      lastRequest.update(last == null ? r.getEventTimeMs() : Math.max(last, r.getEventTimeMs()));
+    }
     int size = r.getSlateSize() == 0 ? config.slateSize : r.getSlateSize();
     if (size > config.slateMaxSize) {
       clampedRequests.inc();
@@ -485,7 +513,7 @@ public final class RankerFunction
           + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask() + ": " + e.getMessage()
           + "; still serving " + (model == null ? HeuristicScorer.VERSION : model.version());
       LOG.warn(reason);
-      ctx.output(REFUSED_RELEASES, DecodingDeserializer.deadLetter(config.topicModelReleases, -1, -1,
+      ctx.output(DEAD_LETTERS, DecodingDeserializer.deadLetter(config.topicModelReleases, -1, -1,
           release.getVersion().getBytes(StandardCharsets.UTF_8), AvroCodec.of(ModelRelease.class).encode(release),
           reason, System.currentTimeMillis()));
     }

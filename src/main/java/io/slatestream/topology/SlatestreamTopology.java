@@ -114,7 +114,7 @@ public final class SlatestreamTopology {
         .union(items.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
             requests.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
             releases.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
-            slates.getSideOutput(RankerFunction.REFUSED_RELEASES));
+            slates.getSideOutput(RankerFunction.DEAD_LETTERS));
 
     DataStream<TrainingExample> examples = slates.getSideOutput(RankerFunction.TRAINING_EXAMPLES);
 

@@ -74,7 +74,8 @@ class RankerFunctionTest {
   private static JobConfig config(Map<String, String> settings) {
     // Plain heuristic order: diversity caps and exploration are off here and tested on their own.
     Map<String, String> m = new HashMap<>(Map.of("slate.size", "3", "slate.max-size", "5", "slate.debounce", "5 s",
-        "rerank.max-per-category", "1000", "rerank.max-per-creator", "1000", "rerank.exploration-share", "0"));
+        "rerank.max-per-category", "1000", "rerank.max-per-creator", "1000", "rerank.exploration-share", "0",
+        "slate.min-request-interval", "0 ms"));
     m.putAll(settings);
     return JobConfig.of(m);
   }
@@ -754,5 +755,23 @@ class RankerFunctionTest {
     replay.processBroadcastElement(new RankerBroadcast("f1", fresh1), T0);
     replay.processBroadcastElement(new RankerBroadcast("f2", fresh2), T0);
     assertThat(ask(replay, "r1", "u", 4, T0).getItems()).isEqualTo(items);
+  }
+
+  // ---- request rate ---------------------------------------------------------------------------
+
+  @Test
+  void requestsFasterThanTheUsersRateAreDeadLetteredWithTheReason() throws Exception {
+    var h = harness(Map.of("slate.min-request-interval", "1 s"));
+    loadCatalog(h);
+    ask(h, "r1", "u", 3, T0);
+    send(h, request("r2", "u", 3, T0 + 999));
+    assertThat(drain(h)).as("no slate for r2").isEmpty();
+    var refused = h.getSideOutput(RankerFunction.DEAD_LETTERS);
+    assertThat(refused).singleElement().satisfies(r -> {
+      assertThat(r.getValue().getError()).startsWith("rate-limited: request r2 came 999 ms after");
+      assertThat(r.getValue().getSourceTopic()).isEqualTo("slate-requests");
+    });
+    ask(h, "r3", "u", 3, T0 + 1000);
+    ask(h, "r4", "other-user", 3, T0 + 1000); // per user
   }
 }

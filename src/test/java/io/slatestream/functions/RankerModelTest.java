@@ -49,7 +49,7 @@ class RankerModelTest {
       e -> e.isLeft() ? e.left().getUserId() : e.right().getUserId();
   private static final JobConfig CONFIG = JobConfig.of(Map.of("slate.size", "5",
       "slate.debounce", "0 s", "rerank.max-per-category", "1000", "rerank.max-per-creator", "1000",
-      "rerank.exploration-share", "0"));
+      "rerank.exploration-share", "0", "slate.min-request-interval", "0 ms"));
   private static final FeatureVectorBuilder VECTORS = new FeatureVectorBuilder(CONFIG);
 
   @TempDir static Path dir;
@@ -147,7 +147,7 @@ class RankerModelTest {
   }
 
   private static List<DeadLetter> refused(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
-    var q = h.getSideOutput(RankerFunction.REFUSED_RELEASES);
+    var q = h.getSideOutput(RankerFunction.DEAD_LETTERS);
     List<DeadLetter> out = q == null ? List.of() : q.stream().map(r -> r.getValue()).toList();
     if (q != null) {
       q.clear();
