@@ -55,13 +55,17 @@ public final class ProfileUpdater implements Serializable {
     return affinityHalfLifeMs;
   }
 
-  /** A recent event that was a quick skip. */
+  /** A SKIP watched for less than {@code features.quick-skip-threshold}. */
+  public boolean isQuickSkip(InteractionType type, long watchTimeMs) {
+    return type == InteractionType.SKIP && watchTimeMs < quickSkipMs;
+  }
+
   public boolean isQuickSkip(RecentEvent e) {
-    return e.getType() == InteractionType.SKIP && e.getWatchTimeMs() < quickSkipMs;
+    return isQuickSkip(e.getType(), e.getWatchTimeMs());
   }
 
   public boolean isQuickSkip(Interaction e) {
-    return e.getType() == InteractionType.SKIP && e.getWatchTimeMs() < quickSkipMs;
+    return isQuickSkip(e.getType(), e.getWatchTimeMs());
   }
 
   /** A new, empty profile with one counter per configured half-life. */
@@ -156,7 +160,7 @@ public final class ProfileUpdater implements Serializable {
   }
 
   private void addAffinity(UserProfile p, RecentEvent e, Item item) {
-    boolean quick = e.getType() == InteractionType.SKIP && e.getWatchTimeMs() < quickSkipMs;
+    boolean quick = isQuickSkip(e);
     double signal = e.getType() == InteractionType.LIKE ? LIKE_WEIGHT : quick ? QUICK_SKIP_WEIGHT : SKIP_WEIGHT;
     double w = signal * Decay.factor(e.getEventTimeMs(), p.getAnchorMs(), affinityHalfLifeMs);
     addAffinity(p.getCategoryAffinity(), item.getCategory(), w);

@@ -104,6 +104,8 @@ public final class RankerFunction
   private final FeatureVectorBuilder vectors;
   private final long labelWindowMs;
   private final int positionFeature;
+  private final AvroCodec<SlateRequest> requestCodec = AvroCodec.of(SlateRequest.class);
+  private final AvroCodec<ModelRelease> releaseCodec = AvroCodec.of(ModelRelease.class);
 
   private transient ValueState<UserProfile> profiles;
   private transient ValueState<Long> lastRequest;
@@ -213,7 +215,8 @@ public final class RankerFunction
           p.setPendingSlateTimerMs(NO_TIMER);
         }
         p.setLastInteractionSlateMs(t);
-        emit(p, e.getUserId(), null, SlateTrigger.INTERACTION, "event:" + e.getEventId(), t, config.slateSize, idx, ctx, out);
+        emit(p, e.getUserId(), null, null, SlateTrigger.INTERACTION, "event:" + e.getEventId(), t, config.slateSize,
+            idx, ctx, out);
       } else if (p.getPendingSlateTimerMs() == NO_TIMER) {
         ctx.timerService().registerEventTimeTimer(quietUntil);
         p.setPendingSlateTimerMs(quietUntil);
@@ -239,7 +242,7 @@ public final class RankerFunction
       if (last != null && r.getEventTimeMs() < last + interval && r.getEventTimeMs() >= last) {
         rateLimited.inc();
         ctx.output(DEAD_LETTERS, DecodingDeserializer.deadLetter(config.topicSlateRequests, -1, -1,
-            r.getUserId().getBytes(StandardCharsets.UTF_8), AvroCodec.of(SlateRequest.class).encode(r),
+            r.getUserId().getBytes(StandardCharsets.UTF_8), requestCodec.encode(r),
             "rate-limited: request " + r.getRequestId() + " came " + (r.getEventTimeMs() - last)
                 + " ms after the user's previous one (slate.min-request-interval " + interval + " ms)",
             System.currentTimeMillis()));
@@ -275,14 +278,8 @@ public final class RankerFunction
     features.resolve(p, id -> catalogItem(ctx.getBroadcastState(CATALOG), id));
     profiles.update(p);
     CandidateIndex idx = index(ctx.getBroadcastState(CATALOG));
-    emit(p, ctx.getCurrentKey(), null, SlateTrigger.INTERACTION, "debounce:" + timestamp, p.getLastEventMs(),
+    emit(p, ctx.getCurrentKey(), null, null, SlateTrigger.INTERACTION, "debounce:" + timestamp, p.getLastEventMs(),
         config.slateSize, idx, ctx, out);
-  }
-
-  private void emit(UserProfile p, String userId, String requestId, SlateTrigger trigger, String triggerId,
-      long triggerTimeMs, int size, CandidateIndex idx, ReadOnlyContext ctx, Collector<Slate> out)
-      throws Exception {
-    emit(p, userId, requestId, null, trigger, triggerId, triggerTimeMs, size, idx, ctx, out);
   }
 
   private void emit(UserProfile p, String userId, String requestId, List<String> requested, SlateTrigger trigger,
@@ -290,31 +287,28 @@ public final class RankerFunction
       throws Exception {
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
     GbdtModel scorer = model;
-    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested);
+    HeuristicRanker.Exclusions excluded = ranker.exclusions(p, idx);
+    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested, excluded);
     List<HeuristicRanker.Retrieved> pool = config.explorationShare > 0
-        ? ranker.explorationPool(p, idx, retrieved, config.freshPoolSize) : List.of();
+        ? ranker.explorationPool(idx, retrieved, config.freshPoolSize, excluded) : List.of();
     List<HeuristicRanker.Retrieved> all = new ArrayList<>(retrieved.size() + pool.size());
     all.addAll(retrieved);
     all.addAll(pool);
-    Map<String, float[]> served = new java.util.HashMap<>();
     List<HeuristicRanker.Scored> scored;
+    float[] rows = null;
     String version;
     if (scorer == null) {
       scored = ranker.score(p, all, triggerTimeMs);
       version = HeuristicScorer.VERSION;
     } else {
-      scored = scoreWithModel(scorer, p, all, triggerTimeMs, ctx.getBroadcastState(CATALOG), served);
+      rows = vectorsOf(p, all, triggerTimeMs, ctx.getBroadcastState(CATALOG));
+      scored = scoreWithModel(scorer, all, rows);
       version = scorer.version();
     }
     long triggerKey = UUID.fromString(slateId).getMostSignificantBits();
     List<SlateItem> items = reranker.rerank(scored.subList(0, retrieved.size()),
         scored.subList(retrieved.size(), scored.size()), size, userId, triggerKey);
-    if (scorer != null) {
-      // The logged vector records the position the item was shown at (see scoreWithModel).
-      for (SlateItem si : items) {
-        served.get(si.getItemId())[positionFeature] = si.getRank();
-      }
-    }
+    Map<String, float[]> served = rows == null ? Map.of() : servedVectors(all, rows, items);
     remember(p, slateId, items, triggerTimeMs, version, served, ctx);
     long now = System.currentTimeMillis();
     out.collect(Slate.newBuilder()
@@ -331,6 +325,18 @@ public final class RankerFunction
     latencyMs.update(Math.max(0, now - triggerTimeMs));
   }
 
+  /** Feature vectors of all candidates, row-major, each at position 0. */
+  private float[] vectorsOf(UserProfile p, List<HeuristicRanker.Retrieved> candidates, long atMs,
+      ReadOnlyBroadcastState<String, CatalogEntry> catalog) throws Exception {
+    int width = vectors.spec().size();
+    float[] rows = new float[candidates.size() * width];
+    for (int i = 0; i < candidates.size(); i++) {
+      CatalogEntry entry = catalog.get(candidates.get(i).candidate().itemId());
+      vectors.build(p, entry.getItem(), entry.getStats(), 0, atMs, rows, i * width);
+    }
+    return rows;
+  }
+
   /**
    * All candidates of a slate scored in one prediction call. The vectors come from the same
    * builder as the training log, and the served ones are kept as they are, so what the model
@@ -339,25 +345,38 @@ public final class RankerFunction
    * the position it was shown at. A model trained on those logs learns position bias from the
    * position feature, and serving at position 0 ranks by relevance without it.
    */
-  private List<HeuristicRanker.Scored> scoreWithModel(GbdtModel scorer, UserProfile p,
-      List<HeuristicRanker.Retrieved> retrieved, long atMs, ReadOnlyBroadcastState<String, CatalogEntry> catalog,
-      Map<String, float[]> vectorsById) throws Exception {
-    int n = retrieved.size();
-    int width = vectors.spec().size();
-    float[] rows = new float[n * width];
-    for (int i = 0; i < n; i++) {
-      CatalogEntry entry = catalog.get(retrieved.get(i).candidate().itemId());
-      vectors.build(p, entry.getItem(), entry.getStats(), 0, atMs, rows, i * width);
-    }
+  private List<HeuristicRanker.Scored> scoreWithModel(GbdtModel scorer, List<HeuristicRanker.Retrieved> candidates,
+      float[] rows) {
+    int n = candidates.size();
     float[] scores = n == 0 ? new float[0] : scorer.score(rows, n);
     candidatesScored.inc(n);
     List<HeuristicRanker.Scored> scored = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      HeuristicRanker.Retrieved r = retrieved.get(i);
+      HeuristicRanker.Retrieved r = candidates.get(i);
       scored.add(new HeuristicRanker.Scored(r.candidate(), r.source(), scores[i]));
-      vectorsById.put(r.candidate().itemId(), java.util.Arrays.copyOfRange(rows, i * width, (i + 1) * width));
     }
     return scored;
+  }
+
+  /**
+   * The scored vectors of the items served, each with the position it was shown at (see
+   * {@link #scoreWithModel}). Only served items are copied out of the scoring batch.
+   */
+  private Map<String, float[]> servedVectors(List<HeuristicRanker.Retrieved> candidates, float[] rows,
+      List<SlateItem> items) {
+    int width = vectors.spec().size();
+    Map<String, SlateItem> byId = new java.util.HashMap<>();
+    items.forEach(si -> byId.put(si.getItemId(), si));
+    Map<String, float[]> served = new java.util.HashMap<>();
+    for (int i = 0; i < candidates.size() && served.size() < byId.size(); i++) {
+      SlateItem si = byId.get(candidates.get(i).candidate().itemId());
+      if (si != null) {
+        float[] v = java.util.Arrays.copyOfRange(rows, i * width, (i + 1) * width);
+        v[positionFeature] = si.getRank();
+        served.put(si.getItemId(), v);
+      }
+    }
+    return served;
   }
 
   /**
@@ -384,16 +403,18 @@ public final class RankerFunction
       impressions.add(new Impression(si.getItemId(), si.getRank(), si.getScore(), boxed));
     }
     int pending = 0;
-    String oldest = null;
-    long oldestMs = Long.MAX_VALUE;
-    for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
-      pending++;
-      if (en.getValue().getServedTimeMs() < oldestMs) {
-        oldestMs = en.getValue().getServedTimeMs();
-        oldest = en.getKey();
-      }
+    for (String ignored : pendingSlates.keys()) {
+      pending++; // keys only: the vectors in the values are read only when the bound is reached
     }
     if (pending >= config.maxPendingSlates) {
+      String oldest = null;
+      long oldestMs = Long.MAX_VALUE;
+      for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
+        if (en.getValue().getServedTimeMs() < oldestMs) {
+          oldestMs = en.getValue().getServedTimeMs();
+          oldest = en.getKey();
+        }
+      }
       // Dropped, not labelled NO_ACTION: closing it early would teach the model that the user
       // ignored items they may still answer.
       impressionsDropped.inc(pendingSlates.get(oldest).getImpressions().size());
@@ -514,7 +535,7 @@ public final class RankerFunction
           + "; still serving " + (model == null ? HeuristicScorer.VERSION : model.version());
       LOG.warn(reason);
       ctx.output(DEAD_LETTERS, DecodingDeserializer.deadLetter(config.topicModelReleases, -1, -1,
-          release.getVersion().getBytes(StandardCharsets.UTF_8), AvroCodec.of(ModelRelease.class).encode(release),
+          release.getVersion().getBytes(StandardCharsets.UTF_8), releaseCodec.encode(release),
           reason, System.currentTimeMillis()));
     }
   }

@@ -66,15 +66,33 @@ public final class HeuristicRanker implements Serializable {
    * knows as deleted, are ignored: a slate only ever holds servable items.
    */
   public List<Retrieved> retrieve(UserProfile profile, CandidateIndex index, List<String> requested) {
+    return retrieve(profile, index, requested, exclusions(profile, index));
+  }
+
+  /** What a user is not served: items already interacted with, and fatigued creators. */
+  public record Exclusions(Set<String> seenItems, Set<String> fatiguedCreators) {
+    boolean excludes(CandidateIndex.Candidate c) {
+      return seenItems.contains(c.itemId()) || fatiguedCreators.contains(c.creatorId());
+    }
+  }
+
+  /** The user's exclusions, computed once per slate for retrieval and the exploration pool. */
+  public Exclusions exclusions(UserProfile profile, CandidateIndex index) {
     Set<String> seen = new HashSet<>();
     if (profile != null) {
       for (RecentEvent r : profile.getRecent()) {
         seen.add(r.getItemId());
       }
     }
+    return new Exclusions(seen, fatiguedCreators(profile, index));
+  }
+
+  /** As {@link #retrieve(UserProfile, CandidateIndex, List)}, with exclusions already computed. */
+  public List<Retrieved> retrieve(UserProfile profile, CandidateIndex index, List<String> requested,
+      Exclusions excluded) {
     // Seen items are filtered after retrieval, so each source fetches that many more: a user who
     // has seen a category's leaders still gets a full slate from it.
-    int perSource = candidatesPerCategory + seen.size();
+    int perSource = candidatesPerCategory + excluded.seenItems().size();
     Map<String, CandidateSource> candidates = new LinkedHashMap<>();
     if (requested != null) {
       for (String id : requested) {
@@ -90,11 +108,10 @@ public final class HeuristicRanker implements Serializable {
       }
     }
     index.topGlobal(perSource, c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
-    Set<String> fatigued = fatiguedCreators(profile, index);
     List<Retrieved> out = new ArrayList<>(candidates.size());
     for (Map.Entry<String, CandidateSource> en : candidates.entrySet()) {
       CandidateIndex.Candidate c = index.get(en.getKey());
-      if (!seen.contains(en.getKey()) && !fatigued.contains(c.creatorId())) {
+      if (!excluded.excludes(c)) {
         out.add(new Retrieved(c, en.getValue()));
       }
     }
@@ -126,17 +143,13 @@ public final class HeuristicRanker implements Serializable {
    * Exploration candidates: the {@code poolSize} most recently published items that are neither
    * retrieved already nor seen by the user, with source FRESH.
    */
-  public List<Retrieved> explorationPool(UserProfile profile, CandidateIndex index, List<Retrieved> retrieved,
-      int poolSize) {
-    Set<String> skip = new HashSet<>();
+  public List<Retrieved> explorationPool(CandidateIndex index, List<Retrieved> retrieved, int poolSize,
+      Exclusions excluded) {
+    Set<String> skip = new HashSet<>(excluded.seenItems());
     retrieved.forEach(r -> skip.add(r.candidate().itemId()));
-    if (profile != null) {
-      profile.getRecent().forEach(r -> skip.add(r.getItemId()));
-    }
-    Set<String> fatigued = fatiguedCreators(profile, index);
     List<Retrieved> pool = new ArrayList<>();
     index.freshest(poolSize + skip.size(), c -> {
-      if (pool.size() < poolSize && !skip.contains(c.itemId()) && !fatigued.contains(c.creatorId())) {
+      if (pool.size() < poolSize && !skip.contains(c.itemId()) && !excluded.excludes(c)) {
         pool.add(new Retrieved(c, CandidateSource.FRESH));
       }
     });
@@ -161,14 +174,7 @@ public final class HeuristicRanker implements Serializable {
 
   /** With candidates supplied by the request. */
   public List<SlateItem> rank(UserProfile profile, CandidateIndex index, List<String> requested, int size, long atMs) {
-    List<Retrieved> retrieved = retrieve(profile, index, requested);
-    List<Scored> scored = new ArrayList<>(retrieved.size());
-    for (Retrieved r : retrieved) {
-      CandidateIndex.Candidate c = r.candidate();
-      double affinity = profile == null ? 0.0 : features.categoryAffinity(profile, c.category(), atMs);
-      scored.add(new Scored(c, r.source(), HeuristicScorer.score(c.popularity(), affinity)));
-    }
-    return top(scored, size);
+    return top(score(profile, retrieve(profile, index, requested), atMs), size);
   }
 
   /** The best {@code size} by descending score, ties by item id, ranked 0..n-1. */
