@@ -3,6 +3,7 @@ package io.slatestream.functions;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.state.ItemStats;
+import io.slatestream.avro.state.ServedItem;
 import io.slatestream.config.JobConfig;
 import io.slatestream.features.Decay;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -10,16 +11,30 @@ import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
-import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
 
 /**
- * Keyed by item: decayed impressions, likes, skips and quick skips. Updates reach the rankers
- * through broadcast, at most once per {@code items.stats-interval} of event time per item: the
- * first interaction arms an event-time timer, and the timer emits the item's statistics as they
- * are by then. A hot item therefore costs one broadcast per interval, not one per interaction.
+ * Keyed by item: decayed impressions, likes, skips and quick skips. Likes and skips come from the
+ * interactions (first input); impressions come from the slates the job actually served (second
+ * input, read back from the recommendations topic), so {@code likes / impressions} is a like rate
+ * per impression, and an item served often and seldom answered shows it. An interaction is not an
+ * impression: a user may answer an item they found elsewhere.
+ *
+ * <p>Updates reach the rankers through broadcast, at most once per {@code items.stats-interval} of
+ * event time per item: the first update arms an event-time timer, and the timer emits the item's
+ * statistics as they are by then. A hot item therefore costs one broadcast per interval, not one
+ * per interaction or impression.
+ *
+ * <p>Every value is a sum of {@code 2^(-Δt/h)} weights expressed at an anchor that only moves
+ * forward, so a late or out-of-order event (impressions arrive one trip through Kafka after the
+ * interactions that caused them) adds exactly what it would have added in order: nothing here is
+ * ever dropped for lateness.
+ *
+ * <p>The keyed state ({@code item-stats}, {@code pending-emit}) is the same as when interactions
+ * were this operator's only input, so savepoints of that version restore into it.
  */
-public final class ItemStatsFunction extends KeyedProcessFunction<String, Interaction, ItemStats> {
+public final class ItemStatsFunction extends KeyedCoProcessFunction<String, Interaction, ServedItem, ItemStats> {
   private static final long serialVersionUID = 1L;
 
   private final long halfLifeMs;
@@ -47,12 +62,37 @@ public final class ItemStatsFunction extends KeyedProcessFunction<String, Intera
     pendingEmit = getRuntimeContext().getState(p);
   }
 
+  /** Likes, skips and quick skips. */
   @Override
-  public void processElement(Interaction e, Context ctx, Collector<ItemStats> out) throws Exception {
+  public void processElement1(Interaction e, Context ctx, Collector<ItemStats> out) throws Exception {
     long t = e.getEventTimeMs();
+    ItemStats s = current(e.getItemId(), t);
+    double w = Decay.factor(t, s.getAnchorMs(), halfLifeMs);
+    if (e.getType() == InteractionType.LIKE) {
+      s.setLikes(s.getLikes() + w);
+    } else {
+      s.setSkips(s.getSkips() + w);
+      if (e.getWatchTimeMs() < quickSkipMs) {
+        s.setQuickSkips(s.getQuickSkips() + w);
+      }
+    }
+    update(s, t, ctx);
+  }
+
+  /** One impression: the item was in a slate the job served. */
+  @Override
+  public void processElement2(ServedItem served, Context ctx, Collector<ItemStats> out) throws Exception {
+    long t = served.getServedTimeMs();
+    ItemStats s = current(served.getItemId(), t);
+    s.setImpressions(s.getImpressions() + Decay.factor(t, s.getAnchorMs(), halfLifeMs));
+    update(s, t, ctx);
+  }
+
+  /** The item's statistics, expressed at {@code t} if that is later than their anchor. */
+  private ItemStats current(String itemId, long t) throws Exception {
     ItemStats s = stats.value();
     if (s == null) {
-      s = new ItemStats(e.getItemId(), t, 0.0, 0.0, 0.0, 0.0);
+      return new ItemStats(itemId, t, 0.0, 0.0, 0.0, 0.0);
     }
     if (t > s.getAnchorMs()) {
       double f = Decay.factor(s.getAnchorMs(), t, halfLifeMs);
@@ -62,16 +102,10 @@ public final class ItemStatsFunction extends KeyedProcessFunction<String, Intera
       s.setQuickSkips(s.getQuickSkips() * f);
       s.setAnchorMs(t);
     }
-    double w = Decay.factor(t, s.getAnchorMs(), halfLifeMs);
-    s.setImpressions(s.getImpressions() + w);
-    if (e.getType() == InteractionType.LIKE) {
-      s.setLikes(s.getLikes() + w);
-    } else {
-      s.setSkips(s.getSkips() + w);
-      if (e.getWatchTimeMs() < quickSkipMs) {
-        s.setQuickSkips(s.getQuickSkips() + w);
-      }
-    }
+    return s;
+  }
+
+  private void update(ItemStats s, long t, Context ctx) throws Exception {
     stats.update(s);
     if (pendingEmit.value() == null) {
       long at = Math.max(t, ctx.timerService().currentWatermark()) + intervalMs;

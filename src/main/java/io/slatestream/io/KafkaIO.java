@@ -45,7 +45,21 @@ public final class KafkaIO {
         source(config, config.topicSlateRequests, new DecodingDeserializer<>(AvroCodec.of(SlateRequest.class),
             Validation.slateRequests(config.maxFutureSkew, config.maxRequestCandidates), null), bounded),
         source(config, config.topicModelReleases, new DecodingDeserializer<>(AvroCodec.of(ModelRelease.class),
-            Validation.modelReleases(config.maxFutureSkew), null), bounded));
+            Validation.modelReleases(config.maxFutureSkew), null), bounded),
+        servedSlates(config, bounded));
+  }
+
+  /**
+   * The job's own output read back: every item of a slate on the recommendations topic is an
+   * impression for the item statistics. It reads committed records only, whatever the delivery
+   * mode: with exactly-once delivery a slate of an aborted transaction was never delivered to
+   * anyone and must not count (without transactions read_committed reads everything).
+   */
+  static KafkaSource<Either<DeadLetter, Slate>> servedSlates(JobConfig config, boolean bounded) {
+    Properties extra = new Properties();
+    extra.setProperty("isolation.level", "read_committed");
+    return source(config, config.topicRecommendations, new DecodingDeserializer<>(AvroCodec.of(Slate.class),
+        Validation.servedSlates(config.maxFutureSkew), null), bounded, extra);
   }
 
   /** A catalog tombstone (null value) deletes the item named by the key. */
@@ -70,7 +84,13 @@ public final class KafkaIO {
 
   static <T extends SpecificRecordBase> KafkaSource<Either<DeadLetter, T>> source(
       JobConfig config, String topic, DecodingDeserializer<T> deserializer, boolean bounded) {
+    return source(config, topic, deserializer, bounded, new Properties());
+  }
+
+  static <T extends SpecificRecordBase> KafkaSource<Either<DeadLetter, T>> source(
+      JobConfig config, String topic, DecodingDeserializer<T> deserializer, boolean bounded, Properties extra) {
     Properties props = config.kafka().toProperties();
+    props.putAll(extra);
     KafkaSourceBuilder<Either<DeadLetter, T>> b = KafkaSource.<Either<DeadLetter, T>>builder()
         .setProperties(props)
         .setTopics(topic)

@@ -3,6 +3,8 @@ package io.slatestream.serde;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.ModelRelease;
+import io.slatestream.avro.Slate;
+import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.SlateRequest;
 import java.io.Serializable;
 import java.time.Duration;
@@ -85,6 +87,26 @@ public final class Validation {
         return "invalid: checksum must be a lower-case hex sha256, was '" + r.getChecksum() + "'";
       }
       return eventTime("createdTimeMs", r.getCreatedTimeMs(), now, skew);
+    };
+  }
+
+  /**
+   * Slates read back from the recommendations topic. The job wrote them, but the topic is open to
+   * other writers and to older releases, so they are checked like any input.
+   */
+  public static Validator<Slate> servedSlates(Duration maxFutureSkew) {
+    long skew = maxFutureSkew.toMillis();
+    return (r, now) -> {
+      String missing = firstBlank("slateId", r.getSlateId(), "userId", r.getUserId());
+      if (missing != null) {
+        return missing;
+      }
+      for (SlateItem item : r.getItems()) {
+        if (item.getItemId() == null || item.getItemId().isBlank()) {
+          return "invalid: missing itemId of the item at rank " + item.getRank();
+        }
+      }
+      return eventTime("triggerEventTimeMs", r.getTriggerEventTimeMs(), now, skew);
     };
   }
 

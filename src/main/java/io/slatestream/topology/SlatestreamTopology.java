@@ -9,6 +9,7 @@ import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
+import io.slatestream.avro.state.ServedItem;
 import io.slatestream.config.JobConfig;
 import io.slatestream.functions.ItemStatsFunction;
 import io.slatestream.functions.RankerFunction;
@@ -25,6 +26,7 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.types.Either;
+import org.apache.flink.util.Collector;
 
 /**
  * The whole job as one method: the real entry point and the tests both call {@link #define} with
@@ -32,13 +34,27 @@ import org.apache.flink.types.Either;
  *
  * <pre>
  * interactions ─► decode+validate ──invalid──► dead-letters
- *                      ├─► keyBy(item): item stats ─────────┐
- * items ─► decode+validate ─────────────────────────────────┴─► broadcast (catalog + stats + model)
- * model-releases ─► decode+validate ────────────────────────────┘
- * slate-requests ─► decode+validate ─┐                                    │
- *          interactions ─────────────┴─► keyBy(user): ranker ◄────────────┘ ─► recommendations
- *                                                      └─► training-examples (served vector + label)
+ *                      ├───────────────────────────► keyBy(item): item stats ─┐
+ *                                                    ▲ (impressions)          │
+ * recommendations ─► decode+validate ─► served items ┘                        │
+ *  (read back: the feedback loop)                                             │
+ * items ─► decode+validate ───────────────────────────────────────────────────┴─► broadcast:
+ * model-releases ─► decode+validate ───────────────────────────────────────────┘  catalog, stats,
+ * slate-requests ─► decode+validate ─┐                                            model     │
+ *          interactions ─────────────┴─► keyBy(user): ranker ◄──────────────────────────────┘
+ *                                           ├─► recommendations ─► (read back, above)
+ *                                           └─► training-examples (served vector + label)
  * </pre>
+ *
+ * <p><b>Why the served slates come back through Kafka.</b> An impression is an item the job
+ * actually served, and the item statistics the ranker reads are computed upstream of the ranker.
+ * A DataStream job is a directed acyclic graph (Flink 2.x has no iterations), so the only way for
+ * the ranker's output to reach an operator before it is to leave the job and come back in: the
+ * slates are read back from the recommendations topic, as any consumer reads them. This also makes
+ * an impression mean "delivered": with exactly-once delivery the source reads committed slates
+ * only. The loop adds one trip through Kafka (with exactly-once, up to one checkpoint interval) to
+ * when an impression is counted; the decayed statistics are exact whatever the order, and the
+ * source's idleness keeps a quiet topic from holding back event time.
  */
 public final class SlatestreamTopology {
   private SlatestreamTopology() {}
@@ -48,7 +64,8 @@ public final class SlatestreamTopology {
       Source<Either<DeadLetter, Interaction>, ?, ?> interactions,
       Source<Either<DeadLetter, Item>, ?, ?> items,
       Source<Either<DeadLetter, SlateRequest>, ?, ?> slateRequests,
-      Source<Either<DeadLetter, ModelRelease>, ?, ?> modelReleases) {}
+      Source<Either<DeadLetter, ModelRelease>, ?, ?> modelReleases,
+      Source<Either<DeadLetter, Slate>, ?, ?> servedSlates) {}
 
   /** The job's outputs. */
   public record Outputs(
@@ -56,7 +73,8 @@ public final class SlatestreamTopology {
 
   /** What {@link #define} built, for callers that attach more (tests, later stages). */
   public record Streams(
-      DataStream<Slate> slates, DataStream<DeadLetter> deadLetters, DataStream<TrainingExample> trainingExamples) {}
+      DataStream<Slate> slates, DataStream<DeadLetter> deadLetters, DataStream<TrainingExample> trainingExamples,
+      DataStream<ItemStats> itemStats) {}
 
   public static Streams define(StreamExecutionEnvironment env, Inputs in, Outputs out, JobConfig config) {
     env.setMaxParallelism(config.maxParallelism);
@@ -82,8 +100,22 @@ public final class SlatestreamTopology {
         EventTime.strategy(ModelRelease::getCreatedTimeMs, config.outOfOrderness, config.idleness),
         Long.MAX_VALUE);
 
+    // Served slates read back: lateness never applies (an impression counted late is still exact),
+    // and the topic's own idleness keeps a quiet loop from holding back event time.
+    SingleOutputStreamOperator<Slate> served = decoded(env, in.servedSlates(), Slate.class,
+        config.topicRecommendations, Uids.SOURCE_SERVED_SLATES, Uids.SPLIT_SERVED_SLATES,
+        EventTime.strategy(Slate::getTriggerEventTimeMs, config.outOfOrderness, config.idleness),
+        Long.MAX_VALUE);
+    DataStream<ServedItem> impressions = served
+        .flatMap((Slate s, Collector<ServedItem> each) -> s.getItems().forEach(
+            i -> each.collect(new ServedItem(i.getItemId(), s.getSlateId(), s.getTriggerEventTimeMs()))))
+        .returns(new AvroTypeInfo<>(ServedItem.class))
+        .uid(Uids.SERVED_ITEMS)
+        .name("served items");
+
     DataStream<ItemStats> itemStats = interactions
         .keyBy(Interaction::getItemId)
+        .connect(impressions.keyBy(ServedItem::getItemId))
         .process(new ItemStatsFunction(config))
         .uid(Uids.ITEM_STATS)
         .name("item statistics")
@@ -114,6 +146,7 @@ public final class SlatestreamTopology {
         .union(items.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
             requests.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
             releases.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+            served.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
             slates.getSideOutput(RankerFunction.DEAD_LETTERS));
 
     DataStream<TrainingExample> examples = slates.getSideOutput(RankerFunction.TRAINING_EXAMPLES);
@@ -121,7 +154,7 @@ public final class SlatestreamTopology {
     slates.sinkTo(out.recommendations()).uid(Uids.SINK_RECOMMENDATIONS).name("recommendations");
     deadLetters.sinkTo(out.deadLetters()).uid(Uids.SINK_DEAD_LETTERS).name("dead-letters");
     examples.sinkTo(out.trainingExamples()).uid(Uids.SINK_TRAINING_EXAMPLES).name("training-examples");
-    return new Streams(slates, deadLetters, examples);
+    return new Streams(slates, deadLetters, examples, itemStats);
   }
 
   private static <T extends SpecificRecordBase> SingleOutputStreamOperator<T> decoded(

@@ -15,6 +15,10 @@ public final class Uids {
   public static final String SPLIT_INTERACTIONS = "split-interactions";
   public static final String SPLIT_ITEMS = "split-items";
   public static final String SPLIT_SLATE_REQUESTS = "split-slate-requests";
+  /** The job's own served slates, read back from the recommendations topic (a feedback loop). */
+  public static final String SOURCE_SERVED_SLATES = "source-served-slates";
+  public static final String SPLIT_SERVED_SLATES = "split-served-slates";
+  public static final String SERVED_ITEMS = "served-items";
   public static final String ITEM_STATS = "item-stats";
   public static final String RANKER = "ranker";
   public static final String SINK_RECOMMENDATIONS = "sink-recommendations";

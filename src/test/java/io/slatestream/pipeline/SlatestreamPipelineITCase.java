@@ -2,6 +2,7 @@ package io.slatestream.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.slatestream.avro.CandidateSource;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.InteractionType;
@@ -12,6 +13,7 @@ import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.SlateTrigger;
 import io.slatestream.avro.Label;
 import io.slatestream.avro.TrainingExample;
+import io.slatestream.avro.state.ItemStats;
 import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.config.JobConfig;
 import io.slatestream.local.EmbeddedKafka;
@@ -26,13 +28,17 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.util.CloseableIterator;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -43,7 +49,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The whole job, parallelism 2, RocksDB, against a real broker: catalog, interactions, requests and
- * garbage go in; what lands on the recommendations and dead-letters topics is checked.
+ * garbage go in; what lands on the recommendations and dead-letters topics is checked, and the
+ * item statistics show impressions read back from slates already served on the recommendations
+ * topic.
  */
 class SlatestreamPipelineITCase {
 
@@ -157,8 +165,41 @@ class SlatestreamPipelineITCase {
     user9.add("item-39");
     interacted.put("user-9", Set.copyOf(user9));
 
-    StreamExecutionEnvironment env = TestJobs.slatestream(config, 2, true);
-    env.execute(run);
+    // Slates an earlier run served, already on the recommendations topic: the job reads its served
+    // slates back as item impressions. One more was written in a transaction that was aborted, so
+    // it was never delivered and must not count.
+    AvroCodec<Slate> slateCodec = AvroCodec.of(Slate.class);
+    sendAborted(config, slateCodec.encode(earlierSlate("earlier-aborted", "item-30", "item-34", "item-35")));
+    List<Slate> earlier = List.of(earlierSlate("earlier-1", "item-30", "item-31", "item-32", "item-33"),
+        earlierSlate("earlier-2", "item-30", "item-31"));
+    for (Slate s : earlier) {
+      topics.send(config.topicRecommendations, s.getUserId(), slateCodec.encode(s));
+    }
+    Set<String> earlierIds = Set.of("earlier-1", "earlier-2", "earlier-aborted");
+
+    TestJobs.Job job = TestJobs.job(config, 2, true);
+    List<ItemStats> itemStats = new ArrayList<>();
+    try (CloseableIterator<ItemStats> collected = job.streams().itemStats().collectAsync()) {
+      JobClient client = job.env().executeAsync(run);
+      collected.forEachRemaining(itemStats::add);
+      client.getJobExecutionResult().get();
+    }
+
+    // --- item statistics: impressions from served slates, likes and skips from interactions ----
+    Map<String, ItemStats> lastStats = new HashMap<>();
+    itemStats.forEach(st -> lastStats.merge(st.getItemId(), st, (a, b) -> b.getAnchorMs() >= a.getAnchorMs() ? b : a));
+    assertThat(lastStats.get("item-30").getImpressions()).as("served twice, once more in an aborted transaction")
+        .isEqualTo(2.0);
+    assertThat(lastStats.get("item-31").getImpressions()).isEqualTo(2.0);
+    assertThat(lastStats.get("item-32").getImpressions()).isEqualTo(1.0);
+    assertThat(lastStats.get("item-33").getImpressions()).isEqualTo(1.0);
+    for (String item : List.of("item-30", "item-31", "item-32", "item-33")) {
+      assertThat(lastStats.get(item).getLikes() + lastStats.get(item).getSkips()).as(item).isZero();
+    }
+    assertThat(lastStats).as("only ever served in the aborted transaction").doesNotContainKeys("item-34", "item-35");
+    // item-0 (user-0's favourite) was liked by the users of category 0 and never served before the run.
+    assertThat(lastStats.get("item-0").getLikes()).isPositive();
+    assertThat(lastStats.get("item-0").getImpressions()).as("an interaction is not an impression").isZero();
 
     // --- dead letters: each garbage record, with its bytes, coordinates and reason -------------
     AvroCodec<DeadLetter> dlCodec = AvroCodec.of(DeadLetter.class);
@@ -174,8 +215,8 @@ class SlatestreamPipelineITCase {
     }
 
     // --- slates ------------------------------------------------------------------------------
-    AvroCodec<Slate> slateCodec = AvroCodec.of(Slate.class);
-    List<ConsumerRecord<byte[], byte[]>> records = topics.readAll(config.topicRecommendations);
+    List<ConsumerRecord<byte[], byte[]>> records = topics.readAll(config.topicRecommendations).stream()
+        .filter(r -> !earlierIds.contains(decode(slateCodec, r).getSlateId())).toList();
     List<Slate> slates = records.stream().map(r -> decode(slateCodec, r)).toList();
     for (int i = 0; i < records.size(); i++) {
       assertThat(new String(records.get(i).key(), StandardCharsets.UTF_8)).isEqualTo(slates.get(i).getUserId());
@@ -229,6 +270,34 @@ class SlatestreamPipelineITCase {
           .noneMatch(i -> Integer.parseInt(i.substring(5)) % 4 == quickSkipped);
       assertThat(last.getItems()).extracting(SlateItem::getRank).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
       assertThat(last.getItems()).extracting(SlateItem::getScore).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+    }
+  }
+
+  /** A slate served before this run, to a user of its own, one minute before the run's events. */
+  private static Slate earlierSlate(String slateId, String... itemIds) {
+    List<SlateItem> items = new ArrayList<>();
+    for (int i = 0; i < itemIds.length; i++) {
+      items.add(new SlateItem(itemIds[i], 1.0 - i * 0.1, i, CandidateSource.TRENDING_GLOBAL));
+    }
+    return Slate.newBuilder().setSlateId(slateId).setUserId("earlier-user").setTrigger(SlateTrigger.INTERACTION)
+        .setItems(items).setModelVersion("heuristic-v1").setGeneratedAtMs(T0 - 60_000)
+        .setTriggerEventTimeMs(T0 - 60_000).build();
+  }
+
+  /** Writes one record in a Kafka transaction and aborts it. */
+  private static void sendAborted(JobConfig config, byte[] value) {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", kafka.bootstrapServers());
+    p.put("transactional.id", config.transactionalIdPrefix + "-aborting-writer");
+    p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+    p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+    try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+      producer.initTransactions();
+      producer.beginTransaction();
+      producer.send(new ProducerRecord<>(config.topicRecommendations, "earlier-user".getBytes(StandardCharsets.UTF_8),
+          value));
+      producer.flush();
+      producer.abortTransaction();
     }
   }
 

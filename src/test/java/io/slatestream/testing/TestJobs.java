@@ -14,13 +14,19 @@ public final class TestJobs {
 
   /** @param bounded whether the Kafka sources stop at the offsets that are latest now */
   public static StreamExecutionEnvironment slatestream(JobConfig config, int parallelism, boolean bounded) {
+    return job(config, parallelism, bounded).env();
+  }
+
+  /** The job and the streams {@code define} returned, for tests that also collect one of them. */
+  public record Job(StreamExecutionEnvironment env, SlatestreamTopology.Streams streams) {}
+
+  public static Job job(JobConfig config, int parallelism, boolean bounded) {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     Configuration rocks = new Configuration();
     rocks.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
     env.configure(rocks);
     env.setParallelism(parallelism);
     SlatestreamJob.prepare(env, config);
-    SlatestreamTopology.define(env, KafkaIO.inputs(config, bounded), KafkaIO.outputs(config), config);
-    return env;
+    return new Job(env, SlatestreamTopology.define(env, KafkaIO.inputs(config, bounded), KafkaIO.outputs(config), config));
   }
 }

@@ -11,6 +11,7 @@ import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.state.CatalogEntry;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
+import io.slatestream.avro.state.ServedItem;
 import io.slatestream.avro.state.UserProfile;
 import io.slatestream.config.JobConfig;
 import io.slatestream.functions.RankerFunction;
@@ -48,7 +49,7 @@ class NoKryoTest {
 
   private static final List<Class<?>> AVRO_TYPES = List.of(
       UserProfile.class, ItemStats.class, CatalogEntry.class, RankerBroadcast.class,
-      Interaction.class, Item.class, SlateRequest.class, Slate.class, DeadLetter.class);
+      ServedItem.class, Interaction.class, Item.class, SlateRequest.class, Slate.class, DeadLetter.class);
 
   private static SerializerConfigImpl noGenericTypes() {
     SerializerConfigImpl config = new SerializerConfigImpl();
@@ -108,6 +109,8 @@ class NoKryoTest {
         DeadLetter.class, Item.class);
     assertEitherOfAvro(((ResultTypeQueryable<?>) inputs.slateRequests()).getProducedType().createSerializer(config),
         DeadLetter.class, SlateRequest.class);
+    assertEitherOfAvro(((ResultTypeQueryable<?>) inputs.servedSlates()).getProducedType().createSerializer(config),
+        DeadLetter.class, Slate.class);
   }
 
   private static StreamGraph realTopology(JobConfig config) {
@@ -156,7 +159,11 @@ class NoKryoTest {
     assertEitherOfAvro(byUid.get(Uids.SOURCE_ITEMS).getTypeSerializerOut(), DeadLetter.class, Item.class);
     assertEitherOfAvro(byUid.get(Uids.SOURCE_SLATE_REQUESTS).getTypeSerializerOut(), DeadLetter.class, SlateRequest.class);
     assertAvro(byUid.get(Uids.SPLIT_INTERACTIONS).getTypeSerializerOut(), Interaction.class);
+    assertEitherOfAvro(byUid.get(Uids.SOURCE_SERVED_SLATES).getTypeSerializerOut(), DeadLetter.class, Slate.class);
+    assertAvro(byUid.get(Uids.SERVED_ITEMS).getTypeSerializerOut(), ServedItem.class);
     assertAvro(byUid.get(Uids.ITEM_STATS).getTypeSerializerOut(), ItemStats.class);
+    assertAvro(byUid.get(Uids.ITEM_STATS).getTypeSerializersIn()[0], Interaction.class);
+    assertAvro(byUid.get(Uids.ITEM_STATS).getTypeSerializersIn()[1], ServedItem.class);
     assertThat(byUid.get(Uids.ITEM_STATS).getStateKeySerializer()).isInstanceOf(StringSerializer.class);
     StreamNode ranker = byUid.get(Uids.RANKER);
     assertAvro(ranker.getTypeSerializerOut(), Slate.class);
@@ -218,6 +225,7 @@ class NoKryoTest {
     assertThat(names.get(Uids.ITEM_STATS)).isEqualTo("item statistics");
     assertThat(names.get(Uids.RANKER)).isEqualTo("ranker");
     assertThat(names.get(Uids.SPLIT_INTERACTIONS)).isEqualTo("decode interactions");
+    assertThat(names.get(Uids.SPLIT_SERVED_SLATES)).isEqualTo("decode recommendations");
     assertThat(names.get(Uids.SOURCE_INTERACTIONS)).contains("interactions");
     assertThat(names.get(Uids.SINK_RECOMMENDATIONS)).contains("recommendations");
     assertThat(names.get(Uids.SINK_DEAD_LETTERS)).contains("dead-letters");
