@@ -8,7 +8,11 @@ import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.Item;
+import io.slatestream.avro.CandidateSource;
+import io.slatestream.avro.Slate;
+import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.SlateRequest;
+import io.slatestream.avro.SlateTrigger;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -264,6 +268,29 @@ class DecodingDeserializerTest {
     byte[] four = codec.encode(r.setCandidateItemIds(java.util.List.of("a", "b", "c", "d")).build());
     assertThat(assertDeadLetter(deserialize(requests, "slate-requests", KEY, four), "slate-requests", KEY, four)
         .getError()).contains("4 candidateItemIds").contains("slate.max-request-candidates");
+  }
+
+  @Test
+  void aServedSlateReadBackNeedsItsIdsAndATriggerTime() throws Exception {
+    AvroCodec<Slate> codec = AvroCodec.of(Slate.class);
+    DecodingDeserializer<Slate> slates = new DecodingDeserializer<>(codec, Validation.servedSlates(SKEW), null);
+    Slate.Builder s = Slate.newBuilder().setSlateId("s1").setUserId("u").setTrigger(SlateTrigger.REQUEST)
+        .setItems(List.of(new SlateItem("item-1", 0.5, 0, CandidateSource.FRESH))).setModelVersion("m")
+        .setGeneratedAtMs(System.currentTimeMillis()).setTriggerEventTimeMs(System.currentTimeMillis() - 1_000);
+    byte[] valid = codec.encode(s.build());
+    Either<DeadLetter, Slate> ok = deserialize(slates, "recommendations", KEY, valid);
+    assertThat(ok.right().getItems()).hasSize(1);
+    byte[] blankItem = codec.encode(Slate.newBuilder(s.build())
+        .setItems(List.of(new SlateItem("item-1", 0.5, 0, CandidateSource.FRESH), new SlateItem(" ", 0.4, 1, CandidateSource.FRESH)))
+        .build());
+    assertThat(assertDeadLetter(deserialize(slates, "recommendations", KEY, blankItem), "recommendations", KEY, blankItem)
+        .getError()).isEqualTo("invalid: missing itemId of the item at rank 1");
+    byte[] noTime = codec.encode(Slate.newBuilder(s.build()).setTriggerEventTimeMs(0).build());
+    assertThat(assertDeadLetter(deserialize(slates, "recommendations", KEY, noTime), "recommendations", KEY, noTime)
+        .getError()).contains("triggerEventTimeMs");
+    byte[] noUser = codec.encode(Slate.newBuilder(s.build()).setUserId("").build());
+    assertThat(assertDeadLetter(deserialize(slates, "recommendations", KEY, noUser), "recommendations", KEY, noUser)
+        .getError()).isEqualTo("invalid: missing userId");
   }
 
   @Test
