@@ -11,7 +11,18 @@ import org.apache.avro.specific.SpecificDatumWriter;
 import io.slatestream.config.JobConfig;
 import io.slatestream.io.KafkaIO;
 import io.slatestream.serde.AvroCodec;
+import io.slatestream.avro.Interaction;
+import io.slatestream.avro.Item;
+import io.slatestream.avro.SlateRequest;
+import io.slatestream.sim.Catalog;
+import io.slatestream.sim.Population;
+import io.slatestream.sim.ServedSlate;
+import io.slatestream.sim.SimSettings;
+import io.slatestream.sim.Simulator;
 import io.slatestream.topology.SlatestreamTopology;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,25 +49,32 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 
 /**
  * Everything on one machine, for a first look: a real single-node Kafka broker (KRaft, loopback),
- * the topics, the job on a local Flink cluster with the RocksDB state backend, and a generated
- * stream of catalog items, interactions, slate requests and some garbage. Prints progress while it
- * runs and a summary at the end. Stops after {@code --duration} (0 = until Ctrl-C).
+ * the topics, the job on a local Flink cluster with the RocksDB state backend, and the closed-loop
+ * simulator ({@link Simulator}): a catalog and a population with known preferences who read the
+ * slates the job writes and answer them, plus some garbage for the dead-letter path. Prints
+ * progress while it runs and a summary at the end. Stops after {@code --duration} (0 = until Ctrl-C).
  *
- * <p>Options: {@code --duration 60s --users 5000 --items 2000 --rate 500 --parallelism 2}; any other
- * {@code --key value} is a job option (see the README).
+ * <p>Options: {@code --duration 60s --users 5000 --items 2000 --rate 500 --seed 42 --categories 12
+ * --creators 250 --new-items-per-minute 20 --parallelism 2}; any other {@code --key value} is a job
+ * option (see the README).
  */
 public final class LocalRun {
 
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
   private Duration duration = Duration.ofSeconds(60);
   private int parallelism = 2;
-  private EventGenerator.Settings world = EventGenerator.Settings.defaults();
+  private SimSettings world = SimSettings.defaults();
 
   private final AtomicLong slatesOut = new AtomicLong();
   private final AtomicLong requestSlates = new AtomicLong();
   private final AtomicLong deadLettersOut = new AtomicLong();
   private final Map<String, AtomicLong> deadLetterReasons = new ConcurrentHashMap<>();
-  private final Map<String, Slate> latestSlates = new ConcurrentHashMap<>();
+  /** The latest slate of each simulated user, as the simulator reads it. */
+  private final Map<Integer, ServedSlate> latestSlates = new ConcurrentHashMap<>();
+  private final AtomicReference<Slate> exampleSlate = new AtomicReference<>();
+  private final AtomicLong answeredFromSlate = new AtomicLong();
+  private final AtomicLong likesFromSlate = new AtomicLong();
+  private final Map<String, AtomicLong> likesBySource = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> servedBySource = new ConcurrentHashMap<>();
   private final AtomicLong examplesOut = new AtomicLong();
   private final AtomicLong likedExamples = new AtomicLong();
@@ -79,10 +97,13 @@ public final class LocalRun {
       switch (k) {
         case "duration" -> duration = TimeUtils.parseDuration(v);
         case "parallelism" -> parallelism = Integer.parseInt(v);
-        case "users" -> s = new EventGenerator.Settings(Integer.parseInt(v), s.items(), s.categories(), s.creators(), s.eventsPerSecond(), s.requestShare(), s.garbageShare(), s.seed());
-        case "items" -> s = new EventGenerator.Settings(s.users(), Integer.parseInt(v), s.categories(), s.creators(), s.eventsPerSecond(), s.requestShare(), s.garbageShare(), s.seed());
-        case "rate" -> s = new EventGenerator.Settings(s.users(), s.items(), s.categories(), s.creators(), Double.parseDouble(v), s.requestShare(), s.garbageShare(), s.seed());
-        case "seed" -> s = new EventGenerator.Settings(s.users(), s.items(), s.categories(), s.creators(), s.eventsPerSecond(), s.requestShare(), s.garbageShare(), Long.parseLong(v));
+        case "users" -> s = s.withUsers(Integer.parseInt(v));
+        case "items" -> s = s.withItems(Integer.parseInt(v));
+        case "rate" -> s = s.withEventsPerSecond(Double.parseDouble(v));
+        case "seed" -> s = s.withSeed(Long.parseLong(v));
+        case "categories" -> s = s.withCategories(Integer.parseInt(v));
+        case "creators" -> s = s.withCreators(Integer.parseInt(v));
+        case "new-items-per-minute" -> s = s.withNewItemsPerMinute(Double.parseDouble(v));
         default -> jobOptions.put(k, v);
       }
     }
@@ -143,18 +164,33 @@ public final class LocalRun {
       reader.start();
 
       try (KafkaProducer<byte[], byte[]> producer = producer(kafka.bootstrapServers())) {
-        EventGenerator gen = new EventGenerator(world, config, producer, latestSlates);
+        Simulator gen = new Simulator(world, System.currentTimeMillis(), new KafkaOutbox(config, producer),
+            latestSlates::get);
+        gen.observer((t, user, slate, position, item, answer, likeProbability) -> {
+          answeredFromSlate.incrementAndGet();
+          if (answer == Simulator.Answer.LIKE) {
+            likesFromSlate.incrementAndGet();
+            likesBySource.computeIfAbsent(slate.source(position), k -> new AtomicLong()).incrementAndGet();
+          }
+        });
         gen.publishCatalog();
-        say("Published %,d catalog items in %d categories; generating %.0f events/s from %,d users for %s",
-            world.items(), world.categories(), world.eventsPerSecond(), world.users(),
+        producer.flush();
+        say("Published %,d catalog items in %d categories by %,d creators (+%.0f per minute); %,d simulated users"
+            + " sending about %.0f events/s for %s", world.items(), world.categories(), world.creators(),
+            world.newItemsPerMinute(), world.users(), world.eventsPerSecond(),
             duration.isZero() ? "ever (Ctrl-C stops)" : duration.toSeconds() + " s");
         Thread progress = new Thread(() -> progress(gen, stopping), "progress");
         progress.setDaemon(true);
         progress.start();
         long until = duration.isZero() ? Long.MAX_VALUE : System.currentTimeMillis() + duration.toMillis();
         try {
-          gen.run(until);
-          Thread.sleep(3_000); // let the last events come through
+          // The simulator's clock is the wall clock: event times are real, so latencies are too.
+          while (System.currentTimeMillis() < until) {
+            gen.advanceTo(System.currentTimeMillis());
+            Thread.sleep(5);
+          }
+          producer.flush();
+          awaitAnswers(gen);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
@@ -170,6 +206,20 @@ public final class LocalRun {
         done.countDown();
       }
     }
+  }
+
+  /**
+   * Lets the last events come through: waits until every request sent was answered or refused as
+   * rate-limited (at most 30 s, on a busy machine the job may lag), then 3 s for labels and
+   * interaction slates.
+   */
+  private void awaitAnswers(Simulator gen) throws InterruptedException {
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (System.currentTimeMillis() < deadline && requestSlates.get()
+        + deadLetterReasons.getOrDefault("rate-limited", new AtomicLong()).get() < gen.requestsSent.get()) {
+      Thread.sleep(100);
+    }
+    Thread.sleep(3_000);
   }
 
   private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
@@ -200,7 +250,13 @@ public final class LocalRun {
           if (r.topic().equals(config.topicRecommendations)) {
             Slate s = slates.decode(r.value());
             slatesOut.incrementAndGet();
-            latestSlates.put(s.getUserId(), s);
+            int user = Population.parseUserId(s.getUserId());
+            if (user >= 0) {
+              latestSlates.put(user, served(s));
+            }
+            if (s.getItems().size() >= 3) {
+              exampleSlate.set(s);
+            }
             s.getItems().forEach(i -> servedBySource.computeIfAbsent(i.getSource().name(), k -> new AtomicLong())
                 .incrementAndGet());
             if (s.getTrigger() == SlateTrigger.REQUEST) {
@@ -231,7 +287,57 @@ public final class LocalRun {
     }
   }
 
-  private void progress(EventGenerator gen, AtomicBoolean stopping) {
+  /** The slate as the simulator reads it: item numbers and sources in rank order. */
+  private static ServedSlate served(Slate s) {
+    int n = s.getItems().size();
+    int[] items = new int[n];
+    String[] sources = new String[n];
+    for (int i = 0; i < n; i++) {
+      items[i] = Catalog.parseItemId(s.getItems().get(i).getItemId());
+      sources[i] = s.getItems().get(i).getSource().name();
+    }
+    return new ServedSlate(s.getSlateId(), items, s.getModelVersion(), sources);
+  }
+
+  /** The simulator's records, Avro-encoded, to the job's input topics. */
+  private static final class KafkaOutbox implements Simulator.Outbox {
+    private final JobConfig config;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final AvroCodec<Interaction> interactions = AvroCodec.of(Interaction.class);
+    private final AvroCodec<Item> items = AvroCodec.of(Item.class);
+    private final AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
+
+    KafkaOutbox(JobConfig config, KafkaProducer<byte[], byte[]> producer) {
+      this.config = config;
+      this.producer = producer;
+    }
+
+    @Override
+    public void item(Item item) {
+      send(config.topicItems, item.getItemId(), items.encode(item));
+    }
+
+    @Override
+    public void interaction(Interaction e) {
+      send(config.topicInteractions, e.getUserId(), interactions.encode(e));
+    }
+
+    @Override
+    public void request(SlateRequest r) {
+      send(config.topicSlateRequests, r.getUserId(), requests.encode(r));
+    }
+
+    @Override
+    public void raw(String key, byte[] value) {
+      send(config.topicInteractions, key, value);
+    }
+
+    private void send(String topic, String key, byte[] value) {
+      producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8), value));
+    }
+  }
+
+  private void progress(Simulator gen, AtomicBoolean stopping) {
     long start = System.currentTimeMillis();
     long lastEvents = 0;
     long lastAt = start;
@@ -263,22 +369,25 @@ public final class LocalRun {
     return copy.get((int) Math.min(copy.size() - 1, Math.floor(q * copy.size()))) + " ms";
   }
 
-  private void summary(EventGenerator gen) {
+  private void summary(Simulator gen) {
     say("");
     say("Summary");
-    say("  interactions sent        %,d (%,d likes)", gen.interactionsSent.get(), gen.likesSent.get());
+    say("  interactions sent        %,d (%,d likes, %,d quick skips)", gen.interactionsSent.get(),
+        gen.likesSent.get(), gen.quickSkipsSent.get());
+    say("  simulated sessions       %,d; catalog items published %,d (%,d during the run)",
+        gen.sessionsStarted.get(), gen.itemsPublished.get(), gen.itemsPublished.get() - world.items());
     say("  slate requests sent      %,d", gen.requestsSent.get());
     say("  garbage records sent     %,d", gen.garbageSent.get());
     say("  slates received          %,d (%,d answering requests, %,d users)", slatesOut.get(), requestSlates.get(), latestSlates.size());
     say("  dead letters received    %,d %s", deadLettersOut.get(), new TreeMap<>(deadLetterReasons));
     say("  served items by source    %s", new TreeMap<>(servedBySource));
-    say("  likes by source           %s", new TreeMap<>(gen.likesBySource));
+    say("  likes by source           %s", new TreeMap<>(likesBySource));
     say("  training examples logged %,d (%,d likes) -> %s", examplesOut.get(), likedExamples.get(), examplesPath);
     say("  request -> slate latency p50 %s, p99 %s (wall clock, through Kafka)", pct(0.5), pct(0.99));
-    long answered = gen.answeredFromSlate.get();
+    long answered = answeredFromSlate.get();
     say("  like rate on served items %.1f%% (%,d of %,d answers to a slate)",
-        answered == 0 ? 0.0 : 100.0 * gen.likesFromSlate.get() / answered, gen.likesFromSlate.get(), answered);
-    latestSlates.values().stream().filter(s -> s.getItems().size() >= 3).findFirst().ifPresent(s ->
+        answered == 0 ? 0.0 : 100.0 * likesFromSlate.get() / answered, likesFromSlate.get(), answered);
+    java.util.Optional.ofNullable(exampleSlate.get()).ifPresent(s ->
         say("  e.g. %s's slate (%s, %s): %s", s.getUserId(), s.getTrigger(), s.getModelVersion(),
             s.getItems().stream().limit(5).map(i -> i.getItemId() + String.format("(%.2f)", i.getScore())).toList()));
   }

@@ -1,0 +1,71 @@
+package io.slatestream.sim;
+
+/**
+ * How simulated users answer an item they are shown: the known truth that ranking is measured
+ * against.
+ *
+ * <pre>
+ * z(u, i, t)   = BASE + W_CATEGORY·pref(u, category(i)) + W_CREATOR·pref(u, creator(i))
+ *                + W_QUALITY·quality(i) + W_FRESH·2^(−age(i, t) / FRESH_HALF_LIFE)
+ *                − W_FATIGUE·fatigue(u, category(i), t)
+ * P(like | u, i, t, examined)      = σ(z)
+ * P(quick skip | not liked)        = σ(−QUICK_SLOPE·(z − QUICK_MIDPOINT))   (a poor match is left at once)
+ * P(examined | position p)         = EXAMINE_TOP · (1 + p)^−EXAMINE_DECAY      (position bias)
+ * </pre>
+ *
+ * A user scans a slate from the top; an item they do not examine gets no answer at all. So the like
+ * probability of an item <em>at a position</em> is P(examined | p) · σ(z), and the logged labels carry
+ * the position bias a ranker has to see through.
+ */
+public final class GroundTruth {
+  static final double BASE = -2.2;
+  static final double W_CATEGORY = 2.5;
+  static final double W_CREATOR = 1.5;
+  static final double W_QUALITY = 0.6;
+  static final double W_FRESH = 1.0;
+  static final double FRESH_HALF_LIFE_MS = 3 * 3_600_000.0;
+  static final double W_FATIGUE = 0.3;
+  static final double QUICK_SLOPE = 1.2;
+  static final double QUICK_MIDPOINT = -1.0;
+  static final double EXAMINE_TOP = 0.8;
+  static final double EXAMINE_DECAY = 0.8;
+
+  private final Catalog catalog;
+  private final Population population;
+
+  GroundTruth(Catalog catalog, Population population) {
+    this.catalog = catalog;
+    this.population = population;
+  }
+
+  /** The logit z(u, i, t) above. */
+  public double logit(int user, int item, long atMs) {
+    int category = catalog.category(item);
+    double ageMs = Math.max(0, atMs - catalog.publishedMs(item));
+    return BASE
+        + W_CATEGORY * population.categoryPreference(user, category)
+        + W_CREATOR * population.creatorPreference(user, catalog.creator(item))
+        + W_QUALITY * catalog.quality(item)
+        + W_FRESH * Math.pow(0.5, ageMs / FRESH_HALF_LIFE_MS)
+        - W_FATIGUE * population.fatigue(user, category, atMs);
+  }
+
+  /** P(like) of an item the user examines, at {@code atMs} (their fatigue included). */
+  public double likeProbability(int user, int item, long atMs) {
+    return sigmoid(logit(user, item, atMs));
+  }
+
+  /** P(quick skip) of an examined item the user does not like. */
+  public double quickSkipProbability(int user, int item, long atMs) {
+    return sigmoid(-QUICK_SLOPE * (logit(user, item, atMs) - QUICK_MIDPOINT));
+  }
+
+  /** P(the user examines, and so answers, the item at this 0-based position). */
+  public static double examineProbability(int position) {
+    return EXAMINE_TOP * Math.pow(1 + position, -EXAMINE_DECAY);
+  }
+
+  static double sigmoid(double z) {
+    return 1 / (1 + Math.exp(-z));
+  }
+}
