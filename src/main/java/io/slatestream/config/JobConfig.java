@@ -66,6 +66,9 @@ public final class JobConfig implements Serializable {
   public final Duration slateDebounce;
   public final int candidatesPerCategory;
   public final int creatorQuickSkips;
+  public final int ignoredImpressions;
+  public final Duration ignoredWindow;
+  public final int ignoredMaxItems;
   public final int maxPerCategory;
   public final int maxPerCreator;
   public final double explorationShare;
@@ -116,6 +119,9 @@ public final class JobConfig implements Serializable {
     slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
     candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
     creatorQuickSkips = c.get(JobOptions.CREATOR_QUICK_SKIPS);
+    ignoredImpressions = c.get(JobOptions.IGNORED_IMPRESSIONS);
+    ignoredWindow = c.get(JobOptions.IGNORED_WINDOW);
+    ignoredMaxItems = c.get(JobOptions.IGNORED_MAX_ITEMS);
     maxPerCategory = c.get(JobOptions.MAX_PER_CATEGORY);
     maxPerCreator = c.get(JobOptions.MAX_PER_CREATOR);
     explorationShare = c.get(JobOptions.EXPLORATION_SHARE);
@@ -144,6 +150,9 @@ public final class JobConfig implements Serializable {
     require(!minRequestInterval.isNegative(), JobOptions.MIN_REQUEST_INTERVAL, "must not be negative");
     require(maxRequestCandidates >= 0, JobOptions.MAX_REQUEST_CANDIDATES, "must not be negative");
     require(creatorQuickSkips >= 0, JobOptions.CREATOR_QUICK_SKIPS, "must not be negative");
+    require(ignoredImpressions >= 0, JobOptions.IGNORED_IMPRESSIONS, "must not be negative");
+    require(ignoredWindow.toMillis() > 0, JobOptions.IGNORED_WINDOW, "must be positive");
+    require(ignoredMaxItems > 0, JobOptions.IGNORED_MAX_ITEMS, "must be positive");
     require(maxPerCategory > 0, JobOptions.MAX_PER_CATEGORY, "must be positive");
     require(maxPerCreator > 0, JobOptions.MAX_PER_CREATOR, "must be positive");
     require(explorationShare >= 0 && explorationShare <= 1, JobOptions.EXPLORATION_SHARE, "must be in [0, 1]");

@@ -180,6 +180,25 @@ public final class JobOptions {
               "Creator fatigue: a creator the user quick-skipped this many times among their"
                   + " features.recent-items interactions is not served to them. 0 disables.");
 
+  public static final ConfigOption<Integer> IGNORED_IMPRESSIONS =
+      key("filters.ignored-impressions").intType().defaultValue(3)
+          .withDescription(
+              "Ignored items: an item served to a user this many times within"
+                  + " filters.ignored-window without an answer (each impression closed as NO_ACTION"
+                  + " after training.label-window) is not served to them again until fewer remain"
+                  + " in the window. An answer to the item forgets them. 0 disables.");
+
+  public static final ConfigOption<Duration> IGNORED_WINDOW =
+      key("filters.ignored-window").durationType().defaultValue(Duration.ofHours(6))
+          .withDescription(
+              "How far back (event time, from the slate's trigger) ignored impressions count.");
+
+  public static final ConfigOption<Integer> IGNORED_MAX_ITEMS =
+      key("filters.ignored-max-items").intType().defaultValue(200)
+          .withDescription(
+              "Most ignored items remembered per user (each with at most filters.ignored-impressions"
+                  + " times); beyond it the least recently ignored is forgotten: state stays bounded.");
+
   // ---- Re-ranking ----------------------------------------------------------------------------
 
   public static final ConfigOption<Integer> MAX_PER_CATEGORY =

@@ -27,6 +27,7 @@ import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.util.OutputTag;
 import io.slatestream.avro.state.CatalogEntry;
+import io.slatestream.avro.state.IgnoredItems;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
 import io.slatestream.avro.state.UserProfile;
@@ -35,9 +36,11 @@ import io.slatestream.features.ProfileUpdater;
 import io.slatestream.ranking.CandidateIndex;
 import io.slatestream.ranking.HeuristicRanker;
 import io.slatestream.ranking.HeuristicScorer;
+import io.slatestream.ranking.IgnoredItemsFilter;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
@@ -100,6 +103,7 @@ public final class RankerFunction
   private final ProfileUpdater features;
   private final HeuristicRanker ranker;
   private final io.slatestream.ranking.Reranker reranker;
+  private final IgnoredItemsFilter ignoredFilter;
   private final long debounceMs;
   private final FeatureVectorBuilder vectors;
   private final long labelWindowMs;
@@ -108,6 +112,7 @@ public final class RankerFunction
   private final AvroCodec<ModelRelease> releaseCodec = AvroCodec.of(ModelRelease.class);
 
   private transient ValueState<UserProfile> profiles;
+  private transient ValueState<IgnoredItems> ignored;
   private transient ValueState<Long> lastRequest;
   private transient Counter rateLimited;
   private transient MapState<String, PendingSlate> pendingSlates;
@@ -129,6 +134,8 @@ public final class RankerFunction
     this.ranker = new HeuristicRanker(features, config.candidatesPerCategory, config.creatorQuickSkips);
     this.reranker = new io.slatestream.ranking.Reranker(new io.slatestream.ranking.Reranker.Settings(
         config.maxPerCategory, config.maxPerCreator, config.explorationShare, config.rerankSeed));
+    this.ignoredFilter = new IgnoredItemsFilter(config.ignoredImpressions, config.ignoredWindow.toMillis(),
+        config.ignoredMaxItems);
     this.debounceMs = config.slateDebounce.toMillis();
     this.vectors = new FeatureVectorBuilder(config);
     this.labelWindowMs = config.labelWindow.toMillis();
@@ -152,9 +159,27 @@ public final class RankerFunction
     return d;
   }
 
+  /**
+   * Items the user left unanswered, for {@link IgnoredItemsFilter}: a state of its own beside the
+   * profile, so savepoints written before it existed restore (it starts empty), bounded by the
+   * filter, and TTL'd like the profile.
+   */
+  public static ValueStateDescriptor<IgnoredItems> ignoredDescriptor(JobConfig config) {
+    ValueStateDescriptor<IgnoredItems> d =
+        new ValueStateDescriptor<>("ignored-items", new AvroTypeInfo<>(IgnoredItems.class));
+    d.enableTimeToLive(
+        StateTtlConfig.newBuilder(config.userTtl)
+            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .cleanupInRocksdbCompactFilter(1000)
+            .build());
+    return d;
+  }
+
   @Override
   public void open(OpenContext openContext) {
     profiles = getRuntimeContext().getState(profileDescriptor(config));
+    ignored = getRuntimeContext().getState(ignoredDescriptor(config));
     pendingSlates = getRuntimeContext().getMapState(PENDING_SLATES);
     lastRequest = getRuntimeContext().getState(lastRequestDescriptor(config));
     var metrics = getRuntimeContext().getMetricGroup();
@@ -203,6 +228,12 @@ public final class RankerFunction
     features.resolve(p, id -> catalogItem(catalog, id));
     features.apply(p, e, catalogItem(catalog, e.getItemId()));
     label(e, ctx);
+    if (ignoredFilter.enabled()) {
+      IgnoredItems ignoredNow = ignored.value();
+      if (ignoredFilter.forget(ignoredNow, e.getItemId())) {
+        updateIgnored(ignoredNow);
+      }
+    }
 
     long t = e.getEventTimeMs();
     if (debounceMs > 0) {
@@ -287,7 +318,8 @@ public final class RankerFunction
       throws Exception {
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
     GbdtModel scorer = model;
-    HeuristicRanker.Exclusions excluded = ranker.exclusions(p, idx);
+    HeuristicRanker.Exclusions excluded = ranker.exclusions(p, idx,
+        ignoredFilter.enabled() ? ignoredFilter.excluded(ignored.value(), triggerTimeMs) : Set.of());
     List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested, excluded);
     List<HeuristicRanker.Retrieved> pool = config.explorationShare > 0
         ? ranker.explorationPool(idx, retrieved, config.freshPoolSize, excluded) : List.of();
@@ -451,21 +483,37 @@ public final class RankerFunction
     }
   }
 
-  /** Items of slates whose window has closed by {@code timestamp} were not answered. */
+  /**
+   * Items of slates whose window has closed by {@code timestamp} were not answered: each is a
+   * NO_ACTION example, and an ignored impression for {@link IgnoredItemsFilter}.
+   */
   private void closeLabelWindows(long timestamp, OnTimerContext ctx) throws Exception {
     List<String> closed = new ArrayList<>();
+    List<IgnoredItemsFilter.Ignored> unanswered = new ArrayList<>();
     for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
       PendingSlate slate = en.getValue();
       long closesAt = slate.getServedTimeMs() + labelWindowMs;
       if (closesAt <= timestamp) {
         for (Impression imp : slate.getImpressions()) {
           ctx.output(TRAINING_EXAMPLES, example(ctx.getCurrentKey(), slate, imp, Label.NO_ACTION, closesAt));
+          unanswered.add(new IgnoredItemsFilter.Ignored(imp.getItemId(), slate.getServedTimeMs()));
         }
         closed.add(en.getKey());
       }
     }
     for (String id : closed) {
       pendingSlates.remove(id);
+    }
+    if (ignoredFilter.enabled() && !unanswered.isEmpty()) {
+      updateIgnored(ignoredFilter.record(ignored.value(), unanswered, timestamp));
+    }
+  }
+
+  private void updateIgnored(IgnoredItems state) throws Exception {
+    if (state.getItems().isEmpty()) {
+      ignored.clear();
+    } else {
+      ignored.update(state);
     }
   }
 

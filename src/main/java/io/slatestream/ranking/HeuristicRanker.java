@@ -69,30 +69,39 @@ public final class HeuristicRanker implements Serializable {
     return retrieve(profile, index, requested, exclusions(profile, index));
   }
 
-  /** What a user is not served: items already interacted with, and fatigued creators. */
-  public record Exclusions(Set<String> seenItems, Set<String> fatiguedCreators) {
+  /**
+   * What a user is not served: items already interacted with, items they kept ignoring (see
+   * {@link IgnoredItemsFilter}), and fatigued creators.
+   */
+  public record Exclusions(Set<String> seenItems, Set<String> ignoredItems, Set<String> fatiguedCreators) {
     boolean excludes(CandidateIndex.Candidate c) {
-      return seenItems.contains(c.itemId()) || fatiguedCreators.contains(c.creatorId());
+      return seenItems.contains(c.itemId()) || ignoredItems.contains(c.itemId())
+          || fatiguedCreators.contains(c.creatorId());
     }
   }
 
   /** The user's exclusions, computed once per slate for retrieval and the exploration pool. */
   public Exclusions exclusions(UserProfile profile, CandidateIndex index) {
+    return exclusions(profile, index, Set.of());
+  }
+
+  /** As {@link #exclusions(UserProfile, CandidateIndex)}, with the items the user kept ignoring. */
+  public Exclusions exclusions(UserProfile profile, CandidateIndex index, Set<String> ignoredItems) {
     Set<String> seen = new HashSet<>();
     if (profile != null) {
       for (RecentEvent r : profile.getRecent()) {
         seen.add(r.getItemId());
       }
     }
-    return new Exclusions(seen, fatiguedCreators(profile, index));
+    return new Exclusions(seen, ignoredItems, fatiguedCreators(profile, index));
   }
 
   /** As {@link #retrieve(UserProfile, CandidateIndex, List)}, with exclusions already computed. */
   public List<Retrieved> retrieve(UserProfile profile, CandidateIndex index, List<String> requested,
       Exclusions excluded) {
-    // Seen items are filtered after retrieval, so each source fetches that many more: a user who
-    // has seen a category's leaders still gets a full slate from it.
-    int perSource = candidatesPerCategory + excluded.seenItems().size();
+    // Seen and ignored items are filtered after retrieval, so each source fetches that many more:
+    // a user who has seen a category's leaders still gets a full slate from it.
+    int perSource = candidatesPerCategory + excluded.seenItems().size() + excluded.ignoredItems().size();
     Map<String, CandidateSource> candidates = new LinkedHashMap<>();
     if (requested != null) {
       for (String id : requested) {
@@ -146,6 +155,7 @@ public final class HeuristicRanker implements Serializable {
   public List<Retrieved> explorationPool(CandidateIndex index, List<Retrieved> retrieved, int poolSize,
       Exclusions excluded) {
     Set<String> skip = new HashSet<>(excluded.seenItems());
+    skip.addAll(excluded.ignoredItems());
     retrieved.forEach(r -> skip.add(r.candidate().itemId()));
     List<Retrieved> pool = new ArrayList<>();
     index.freshest(poolSize + skip.size(), c -> {

@@ -166,6 +166,12 @@ class JobConfigTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("job.max-parallelism");
     assertThatThrownBy(() -> JobConfig.of(Map.of("features.recent-items", "0")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("features.recent-items");
+    assertThatThrownBy(() -> JobConfig.of(Map.of("filters.ignored-window", "0 s")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("filters.ignored-window");
+    assertThatThrownBy(() -> JobConfig.of(Map.of("filters.ignored-max-items", "0")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("filters.ignored-max-items");
+    assertThatThrownBy(() -> JobConfig.of(Map.of("filters.ignored-impressions", "-1")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("filters.ignored-impressions");
     assertThatThrownBy(() -> JobConfig.of(Map.of("slate.size", "many")))
         .isInstanceOf(IllegalArgumentException.class);
     // The boundary itself is valid.

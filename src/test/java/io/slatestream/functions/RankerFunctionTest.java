@@ -12,6 +12,7 @@ import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.SlateTrigger;
 import io.slatestream.avro.state.CatalogEntry;
+import io.slatestream.avro.state.IgnoredItems;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
 import io.slatestream.avro.state.PendingSlate;
@@ -224,9 +225,22 @@ class RankerFunctionTest {
   }
 
   private static long profileKeys(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h) {
-    try (var keys = h.getOperator().getKeyedStateBackend().getKeys("user-profile", VoidNamespace.INSTANCE)) {
+    return stateKeys(h, "user-profile");
+  }
+
+  private static long stateKeys(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      String state) {
+    try (var keys = h.getOperator().getKeyedStateBackend().getKeys(state, VoidNamespace.INSTANCE)) {
       return keys.count();
     }
+  }
+
+  private static IgnoredItems ignoredItems(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      JobConfig config, String userId) throws Exception {
+    KeyedStateBackend<String> backend = h.getOperator().getKeyedStateBackend();
+    backend.setCurrentKey(userId);
+    return backend.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
+        RankerFunction.ignoredDescriptor(config)).value();
   }
 
   /** Served slates awaiting labels, over all users. */
@@ -464,7 +478,9 @@ class RankerFunctionTest {
 
   @Test
   void outOfOrderInteractionsGiveTheSameFeaturesAsInOrder() throws Exception {
-    JobConfig config = config(Map.of("slate.max-size", "100"));
+    // Which interaction slates are served depends on arrival order (debouncing), and so what the
+    // user left unanswered: the ignored-items filter is off, this is about features.
+    JobConfig config = config(Map.of("slate.max-size", "100", "filters.ignored-impressions", "0"));
     Random r = new Random(3);
     List<Either<Interaction, SlateRequest>> events = new ArrayList<>();
     List<String> ids = new ArrayList<>(CATEGORY.keySet());
@@ -530,7 +546,9 @@ class RankerFunctionTest {
     assertThat(pendingSlates(h)).as("only the impressions it served").isEqualTo(9);
     advance(h, T0 + HOUR);
     assertThat(pendingSlates(h)).as("label windows closed").isZero();
-    assertThat(allKeyedEntries(h)).as("one profile per user remains").isEqualTo(4);
+    assertThat(stateKeys(h, "ignored-items")).as("every user served a slate nobody answered").isEqualTo(5);
+    assertThat(allKeyedEntries(h)).as("one profile per user and one ignored-items record per served user remain")
+        .isEqualTo(4 + 5);
   }
 
   @Test
@@ -755,6 +773,114 @@ class RankerFunctionTest {
     replay.processBroadcastElement(new RankerBroadcast("f1", fresh1), T0);
     replay.processBroadcastElement(new RankerBroadcast("f2", fresh2), T0);
     assertThat(ask(replay, "r1", "u", 4, T0).getItems()).isEqualTo(items);
+  }
+
+  // ---- ignored items --------------------------------------------------------------------------
+
+  private static List<String> ids(Slate s) {
+    return s.getItems().stream().map(SlateItem::getItemId).toList();
+  }
+
+  private static JobConfig ignoring(Map<String, String> more) {
+    Map<String, String> m = new HashMap<>(Map.of("slate.debounce", "0 s", "training.label-window", "10 min",
+        "filters.ignored-impressions", "3", "filters.ignored-window", "6 h", "slate.max-size", "100"));
+    m.putAll(more);
+    return config(m);
+  }
+
+  @Test
+  void anItemServedThreeTimesWithoutAnAnswerIsLeftOutUntilTheWindowLetsTheFirstGo() throws Exception {
+    JobConfig config = ignoring(Map.of());
+    var h = harness(config, null);
+    loadCatalog(h);
+    List<String> top = expectedSlate(Set.of(), Map.of(), 3).stream().map(Expected::itemId).toList();
+    for (int k = 0; k < 3; k++) {
+      Slate s = ask(h, "r" + k, "u", 3, T0 + k * HOUR);
+      assertThat(ids(s)).as("served again while fewer than 3 impressions were ignored").isEqualTo(top);
+      advance(h, T0 + k * HOUR + 10 * 60 * SECOND); // the label window closes: NO_ACTION
+    }
+    IgnoredItems state = ignoredItems(h, config, "u");
+    assertThat(state.getItems()).extracting(i -> i.getItemId()).containsExactlyElementsOf(top);
+    assertThat(state.getItems()).allSatisfy(i -> assertThat(i.getServedTimesMs())
+        .containsExactly(T0, T0 + HOUR, T0 + 2 * HOUR));
+
+    assertSlateItems(ask(h, "r3", "u", 3, T0 + 3 * HOUR), expectedSlate(Set.copyOf(top), Map.of(), 3));
+    // Six hours after the first ignored impression it still counts; a millisecond later it does not.
+    assertThat(ids(ask(h, "r4", "u", 3, T0 + 6 * HOUR))).doesNotContainAnyElementsOf(top);
+    assertSlateItems(ask(h, "r5", "u", 3, T0 + 6 * HOUR + 1), expectedSlate(Set.of(), Map.of(), 3));
+    assertThat(ids(ask(h, "r6", "other", 3, T0 + 3 * HOUR))).as("per user").isEqualTo(top);
+  }
+
+  @Test
+  void anAnswerForgetsTheItemsIgnoredImpressions() throws Exception {
+    // One recent item, so an answered item is soon no longer filtered as seen.
+    JobConfig config = ignoring(Map.of("features.recent-items", "1"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    Slate first = ask(h, "r0", "u", 3, T0);
+    assertThat(ids(first)).containsExactly("i1", "i2", "i3");
+    advance(h, T0 + 10 * 60 * SECOND);
+    Slate second = ask(h, "r1", "u", 3, T0 + HOUR);
+    assertThat(ids(second)).containsExactly("i1", "i2", "i3");
+    send(h, answer(second, 0, InteractionType.LIKE, 30_000, T0 + HOUR + SECOND)); // i1 answered
+    assertThat(ignoredItems(h, config, "u").getItems()).extracting(i -> i.getItemId())
+        .as("the answer forgot i1's ignored impression").containsExactly("i2", "i3");
+    advance(h, T0 + HOUR + 10 * 60 * SECOND);
+    Slate third = ask(h, "r2", "u", 3, T0 + 2 * HOUR);
+    assertThat(ids(third)).as("i1 is seen now").doesNotContain("i1").contains("i2", "i3");
+    advance(h, T0 + 2 * HOUR + 10 * 60 * SECOND);
+    send(h, interaction("u", "i6", InteractionType.LIKE, 30_000, T0 + 2 * HOUR + 20 * 60 * SECOND)); // i1 leaves recent
+
+    Slate after = ask(h, "r3", "u", 3, T0 + 3 * HOUR);
+    assertThat(ids(after)).as("i2 and i3 ignored three times; i1 answered, so never").contains("i1")
+        .doesNotContain("i2", "i3", "i6");
+    assertThat(ignoredItems(h, config, "u").getItems()).extracting(i -> i.getItemId()).doesNotContain("i1");
+  }
+
+  @Test
+  void zeroDisablesTheIgnoredItemsFilterAndItsState() throws Exception {
+    JobConfig config = ignoring(Map.of("filters.ignored-impressions", "0"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    for (int k = 0; k < 4; k++) {
+      assertThat(ids(ask(h, "r" + k, "u", 3, T0 + k * HOUR))).containsExactly("i1", "i2", "i3");
+      advance(h, T0 + k * HOUR + 10 * 60 * SECOND);
+    }
+    assertThat(stateKeys(h, "ignored-items")).isZero();
+  }
+
+  @Test
+  void theIgnoredItemsStateStaysBoundedForAVeryActiveUser() throws Exception {
+    JobConfig config = ignoring(Map.of("filters.ignored-impressions", "2", "filters.ignored-max-items", "5",
+        "training.label-window", "1 min", "slate.max-size", "100"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    for (int k = 0; k < 40; k++) { // forty more items, each less popular than the one before
+      String id = String.format("x%02d", k);
+      h.processBroadcastElement(new RankerBroadcast(id, item(id, "cat-" + k % 4)), T0 - HOUR);
+      h.processBroadcastElement(new RankerBroadcast(id, new ItemStats(id, T0, 100.0, 60.0 - k, 1.0, 0.0)), T0 - HOUR);
+    }
+    Set<String> servedEver = new java.util.HashSet<>();
+    int excludedEver = 0;
+    for (int k = 0; k < 200; k++) { // a slate every two minutes for over six hours, never answered
+      long t = T0 + k * 2 * 60 * SECOND;
+      IgnoredItems before = ignoredItems(h, config, "u");
+      List<String> excluded = before == null ? List.of() : before.getItems().stream()
+          .filter(i -> i.getServedTimesMs().stream().filter(x -> x >= t - 6 * HOUR).count() >= 2)
+          .map(i -> i.getItemId()).toList();
+      List<String> served = ids(ask(h, "r" + k, "u", 5, t));
+      assertThat(served).as("slate %d", k).hasSize(5).noneMatch(excluded::contains);
+      excludedEver += excluded.size();
+      servedEver.addAll(served);
+      advance(h, t + 60 * SECOND);
+      IgnoredItems state = ignoredItems(h, config, "u");
+      assertThat(state.getItems()).as("after slate %d", k).hasSizeLessThanOrEqualTo(5)
+          .allSatisfy(i -> assertThat(i.getServedTimesMs()).hasSizeBetween(1, 2));
+    }
+    assertThat(excludedEver).as("the filter was at work").isPositive();
+    assertThat(servedEver).as("ignored items made room for others").hasSizeGreaterThan(5);
+    assertThat(pendingSlates(h)).isZero();
+    assertThat(allKeyedEntries(h)).as("one ignored-items record; a request-only user has no profile").isEqualTo(1);
   }
 
   // ---- request rate ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import io.slatestream.avro.Item;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.state.CatalogEntry;
+import io.slatestream.avro.state.IgnoredItems;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
 import io.slatestream.avro.state.ServedItem;
@@ -49,7 +50,7 @@ class NoKryoTest {
 
   private static final List<Class<?>> AVRO_TYPES = List.of(
       UserProfile.class, ItemStats.class, CatalogEntry.class, RankerBroadcast.class,
-      ServedItem.class, Interaction.class, Item.class, SlateRequest.class, Slate.class, DeadLetter.class);
+      ServedItem.class, IgnoredItems.class, Interaction.class, Item.class, SlateRequest.class, Slate.class, DeadLetter.class);
 
   private static SerializerConfigImpl noGenericTypes() {
     SerializerConfigImpl config = new SerializerConfigImpl();
@@ -97,6 +98,10 @@ class NoKryoTest {
     ValueStateDescriptor<UserProfile> profile = RankerFunction.profileDescriptor(JobConfig.defaults());
     profile.initializeSerializerUnlessSet(factory(config));
     assertAvro(profile.getSerializer(), UserProfile.class);
+
+    ValueStateDescriptor<IgnoredItems> ignored = RankerFunction.ignoredDescriptor(JobConfig.defaults());
+    ignored.initializeSerializerUnlessSet(factory(config));
+    assertAvro(ignored.getSerializer(), IgnoredItems.class);
   }
 
   @Test
