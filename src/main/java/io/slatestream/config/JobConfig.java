@@ -73,6 +73,7 @@ public final class JobConfig implements Serializable {
   public final int maxPerCreator;
   public final double explorationShare;
   public final int freshPoolSize;
+  public final Duration freshMaxAge;
   public final long rerankSeed;
 
   public final JobOptions.DeliveryMode delivery;
@@ -126,6 +127,7 @@ public final class JobConfig implements Serializable {
     maxPerCreator = c.get(JobOptions.MAX_PER_CREATOR);
     explorationShare = c.get(JobOptions.EXPLORATION_SHARE);
     freshPoolSize = c.get(JobOptions.FRESH_POOL_SIZE);
+    freshMaxAge = c.get(JobOptions.FRESH_MAX_AGE);
     rerankSeed = c.get(JobOptions.RERANK_SEED);
     delivery = c.get(JobOptions.DELIVERY);
     transactionalIdPrefix = c.get(JobOptions.TRANSACTIONAL_ID_PREFIX);
@@ -157,6 +159,7 @@ public final class JobConfig implements Serializable {
     require(maxPerCreator > 0, JobOptions.MAX_PER_CREATOR, "must be positive");
     require(explorationShare >= 0 && explorationShare <= 1, JobOptions.EXPLORATION_SHARE, "must be in [0, 1]");
     require(freshPoolSize >= 0, JobOptions.FRESH_POOL_SIZE, "must not be negative");
+    require(freshMaxAge.toMillis() > 0, JobOptions.FRESH_MAX_AGE, "must be positive");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
     require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
     require(modelUri == null || (modelChecksum != null && modelVersion != null), JobOptions.MODEL_URI,

@@ -221,6 +221,12 @@ public final class JobOptions {
       key("items.fresh-pool-size").intType().defaultValue(50)
           .withDescription("How many of the most recently published items form the exploration pool.");
 
+  public static final ConfigOption<Duration> FRESH_MAX_AGE =
+      key("items.fresh-max-age").durationType().defaultValue(Duration.ofDays(7))
+          .withDescription(
+              "Only items published at most this long before a slate's trigger are fresh: however"
+                  + " quiet the catalog, an old item never takes an exploration slot.");
+
   public static final ConfigOption<Long> RERANK_SEED =
       key("rerank.seed").longType().defaultValue(42L)
           .withDescription(

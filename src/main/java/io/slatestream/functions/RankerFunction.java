@@ -105,6 +105,7 @@ public final class RankerFunction
   private final io.slatestream.ranking.Reranker reranker;
   private final IgnoredItemsFilter ignoredFilter;
   private final long debounceMs;
+  private final long freshMaxAgeMs;
   private final FeatureVectorBuilder vectors;
   private final long labelWindowMs;
   private final int positionFeature;
@@ -137,6 +138,7 @@ public final class RankerFunction
     this.ignoredFilter = new IgnoredItemsFilter(config.ignoredImpressions, config.ignoredWindow.toMillis(),
         config.ignoredMaxItems);
     this.debounceMs = config.slateDebounce.toMillis();
+    this.freshMaxAgeMs = config.freshMaxAge.toMillis();
     this.vectors = new FeatureVectorBuilder(config);
     this.labelWindowMs = config.labelWindow.toMillis();
     this.positionFeature = vectors.spec().names().indexOf(FeatureVectorBuilder.POSITION);
@@ -322,7 +324,8 @@ public final class RankerFunction
         ignoredFilter.enabled() ? ignoredFilter.excluded(ignored.value(), triggerTimeMs) : Set.of());
     List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested, excluded);
     List<HeuristicRanker.Retrieved> pool = config.explorationShare > 0
-        ? ranker.explorationPool(idx, retrieved, config.freshPoolSize, excluded) : List.of();
+        ? ranker.explorationPool(idx, retrieved, config.freshPoolSize, triggerTimeMs - freshMaxAgeMs, excluded)
+        : List.of();
     List<HeuristicRanker.Retrieved> all = new ArrayList<>(retrieved.size() + pool.size());
     all.addAll(retrieved);
     all.addAll(pool);

@@ -89,9 +89,17 @@ public final class CandidateIndex {
 
   /** The {@code k} most recently published items, newest first (ties by item id). */
   public void freshest(int k, Consumer<Candidate> sink) {
+    freshest(k, Long.MIN_VALUE, sink);
+  }
+
+  /**
+   * The {@code k} most recently published items published at or after {@code notBeforeMs}, newest
+   * first (ties by item id): however quiet the catalog, an old item is never "fresh".
+   */
+  public void freshest(int k, long notBeforeMs, Consumer<Candidate> sink) {
     int n = 0;
     for (Fresh f : fresh) {
-      if (n++ >= k) {
+      if (n++ >= k || f.publishedMs() < notBeforeMs) {
         return;
       }
       sink.accept(byId.get(f.itemId()));

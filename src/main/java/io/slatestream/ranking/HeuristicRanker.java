@@ -149,16 +149,17 @@ public final class HeuristicRanker implements Serializable {
   }
 
   /**
-   * Exploration candidates: the {@code poolSize} most recently published items that are neither
-   * retrieved already nor seen by the user, with source FRESH.
+   * Exploration candidates: the {@code poolSize} most recently published items, published at or
+   * after {@code notBeforeMs}, that are neither retrieved already nor excluded for the user, with
+   * source FRESH.
    */
   public List<Retrieved> explorationPool(CandidateIndex index, List<Retrieved> retrieved, int poolSize,
-      Exclusions excluded) {
+      long notBeforeMs, Exclusions excluded) {
     Set<String> skip = new HashSet<>(excluded.seenItems());
     skip.addAll(excluded.ignoredItems());
     retrieved.forEach(r -> skip.add(r.candidate().itemId()));
     List<Retrieved> pool = new ArrayList<>();
-    index.freshest(poolSize + skip.size(), c -> {
+    index.freshest(poolSize + skip.size(), notBeforeMs, c -> {
       if (pool.size() < poolSize && !skip.contains(c.itemId()) && !excluded.excludes(c)) {
         pool.add(new Retrieved(c, CandidateSource.FRESH));
       }

@@ -302,6 +302,59 @@ class RankerFunctionTest {
   }
 
   @Test
+  void aColdUserGetsAFullDiverseSlateOfTrendingItemsWithAFreshOneToExplore() throws Exception {
+    // The shipped re-ranking settings (caps 4 per category and 2 per creator, 10 % exploration);
+    // retrieval takes the top 20 of a catalog of 33, so the new items are not retrieved as trending.
+    JobConfig config = config(Map.of("slate.size", "10", "slate.max-size", "100", "rerank.max-per-category", "4",
+        "rerank.max-per-creator", "2", "rerank.exploration-share", "0.1", "ranking.candidates-per-category", "20"));
+    var h = harness(config, null);
+    // Five categories of six items; c0 holds the six most popular, c1 the next six, and so on.
+    // All were published a month ago, except three new items nobody has engaged with yet.
+    for (int c = 0; c < 5; c++) {
+      for (int k = 0; k < 6; k++) {
+        String id = "c" + c + "-" + k;
+        Item old = Item.newBuilder(item(id, "c" + c)).setPublishedTimeMs(T0 - 30 * 24 * HOUR).build();
+        h.processBroadcastElement(new RankerBroadcast(id, old), T0 - HOUR);
+        h.processBroadcastElement(new RankerBroadcast(id, new ItemStats(id, T0, 200.0, 100.0 - 6 * c - k, 5.0, 0.0)),
+            T0 - HOUR);
+      }
+    }
+    for (int k = 0; k < 3; k++) {
+      h.processBroadcastElement(new RankerBroadcast("new-" + k, item("new-" + k, "c4")), T0 - HOUR);
+    }
+
+    Slate s = ask(h, "r1", "cold", 0, T0);
+    List<SlateItem> items = s.getItems();
+    assertThat(items).hasSize(10).extracting(SlateItem::getRank).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    assertThat(items.get(0).getItemId()).as("the most popular item leads").isEqualTo("c0-0");
+    Map<String, Long> perCategory = items.stream().collect(java.util.stream.Collectors.groupingBy(
+        i -> i.getItemId().startsWith("new-") ? "c4" : i.getItemId().substring(0, 2),
+        java.util.stream.Collectors.counting()));
+    assertThat(perCategory.values()).as("at most 4 of a category: %s", perCategory).allMatch(n -> n <= 4);
+    assertThat(perCategory.keySet()).hasSizeGreaterThanOrEqualTo(3);
+    List<SlateItem> fresh = items.stream().filter(i -> i.getSource() == CandidateSource.FRESH).toList();
+    assertThat(fresh).as("one exploration slot of ten, never the first").singleElement()
+        .satisfies(i -> assertThat(i.getRank()).isPositive())
+        .satisfies(i -> assertThat(i.getItemId()).isIn("new-0", "new-1", "new-2"));
+    assertThat(items).filteredOn(i -> i.getSource() != CandidateSource.FRESH)
+        .extracting(SlateItem::getSource).containsOnly(CandidateSource.TRENDING_GLOBAL);
+    // Same state, same trigger: the same slate.
+    h.getOutput().clear();
+    send(h, request("r1", "cold", 0, T0));
+    assertThat(drain(h).get(0).getItems()).isEqualTo(items);
+
+    // Had the three new items been published over a week ago, nothing would be fresh enough to explore.
+    var stale = harness(config(Map.of("slate.size", "10", "slate.max-size", "100", "rerank.exploration-share", "0.1",
+        "items.fresh-max-age", "1 min", "ranking.candidates-per-category", "1")), null);
+    for (int k = 0; k < 3; k++) {
+      stale.processBroadcastElement(new RankerBroadcast("new-" + k, item("new-" + k, "c4")), T0 - HOUR);
+    }
+    stale.processBroadcastElement(new RankerBroadcast("c0-0", item("c0-0", "c0")), T0 - HOUR);
+    assertThat(ask(stale, "r1", "cold", 0, T0).getItems()).extracting(SlateItem::getSource)
+        .doesNotContain(CandidateSource.FRESH);
+  }
+
+  @Test
   void theRequestedSizeIsClampedToTheMaximumAndZeroMeansTheDefault() throws Exception {
     var h = harness(Map.of()); // slate.size 3, slate.max-size 5, 6 items in the catalog
     loadCatalog(h);

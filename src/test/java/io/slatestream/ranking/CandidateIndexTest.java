@@ -169,6 +169,42 @@ class CandidateIndexTest {
     }
   }
 
+  private static CatalogEntry published(String id, long publishedMs) {
+    CatalogEntry e = entry(id, "x", 1, 0);
+    e.getItem().setPublishedTimeMs(publishedMs);
+    return e;
+  }
+
+  private static List<String> freshest(CandidateIndex idx, int k, long notBeforeMs) {
+    List<String> out = new ArrayList<>();
+    idx.freshest(k, notBeforeMs, c -> out.add(c.itemId()));
+    return out;
+  }
+
+  @Test
+  void theFreshPoolIsTheNewestKWithinTheMaximumAgeAndFollowsTheCatalog() {
+    CandidateIndex idx = new CandidateIndex();
+    idx.put("old", published("old", 100));
+    idx.put("b", published("b", 900));
+    idx.put("a", published("a", 900)); // same time as b: the id decides
+    idx.put("new", published("new", 1_000));
+    idx.put("mid", published("mid", 500));
+    assertThat(freshest(idx, 10, Long.MIN_VALUE)).containsExactly("new", "a", "b", "mid", "old");
+    assertThat(freshest(idx, 2, Long.MIN_VALUE)).containsExactly("new", "a");
+    List<String> any = new ArrayList<>();
+    idx.freshest(3, c -> any.add(c.itemId()));
+    assertThat(any).containsExactly("new", "a", "b");
+    // However few items are newer, an item published before the cut-off is not fresh.
+    assertThat(freshest(idx, 10, 500)).containsExactly("new", "a", "b", "mid");
+    assertThat(freshest(idx, 10, 901)).containsExactly("new");
+    assertThat(freshest(idx, 10, 2_000)).isEmpty();
+    // A catalog update moves an item (republished), a deletion takes it out, a stats update keeps it.
+    idx.put("old", published("old", 1_100));
+    idx.remove("new");
+    idx.put("a", new CatalogEntry(published("a", 900).getItem(), new ItemStats("a", 1L, 50.0, 40.0, 0.0, 0.0)));
+    assertThat(freshest(idx, 10, 500)).containsExactly("old", "a", "b", "mid");
+  }
+
   @Test
   void theOrderDoesNotDependOnInsertionOrder() {
     List<CatalogEntry> entries = new ArrayList<>();
