@@ -40,7 +40,7 @@ public final class ItemStatsFunction extends KeyedCoProcessFunction<String, Inte
   private final long halfLifeMs;
   private final long intervalMs;
   private final long quickSkipMs;
-  private final StateTtlConfig ttl;
+  private final JobConfig config;
 
   private transient ValueState<ItemStats> stats;
   private transient ValueState<Long> pendingEmit;
@@ -49,16 +49,28 @@ public final class ItemStatsFunction extends KeyedCoProcessFunction<String, Inte
     this.halfLifeMs = config.itemHalfLife.toMillis();
     this.intervalMs = Math.max(1, config.itemStatsInterval.toMillis());
     this.quickSkipMs = config.quickSkipThreshold.toMillis();
-    this.ttl = StateTtlConfig.newBuilder(config.itemTtl).cleanupInRocksdbCompactFilter(1000).build();
+    this.config = config;
+  }
+
+  /**
+   * The item's statistics, TTL'd so items neither served nor answered expire. Public so that savepoint
+   * tooling reads the state under the very name and type the job writes.
+   */
+  public static ValueStateDescriptor<ItemStats> statsDescriptor(JobConfig config) {
+    ValueStateDescriptor<ItemStats> d = new ValueStateDescriptor<>("item-stats", new AvroTypeInfo<>(ItemStats.class));
+    d.enableTimeToLive(ttl(config));
+    return d;
+  }
+
+  private static StateTtlConfig ttl(JobConfig config) {
+    return StateTtlConfig.newBuilder(config.itemTtl).cleanupInRocksdbCompactFilter(1000).build();
   }
 
   @Override
   public void open(OpenContext openContext) {
-    ValueStateDescriptor<ItemStats> d = new ValueStateDescriptor<>("item-stats", new AvroTypeInfo<>(ItemStats.class));
-    d.enableTimeToLive(ttl);
-    stats = getRuntimeContext().getState(d);
+    stats = getRuntimeContext().getState(statsDescriptor(config));
     ValueStateDescriptor<Long> p = new ValueStateDescriptor<>("pending-emit", Long.class);
-    p.enableTimeToLive(ttl);
+    p.enableTimeToLive(ttl(config));
     pendingEmit = getRuntimeContext().getState(p);
   }
 

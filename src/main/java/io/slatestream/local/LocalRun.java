@@ -35,12 +35,16 @@ import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.TimeUtils;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -195,12 +199,17 @@ public final class LocalRun {
           Thread.currentThread().interrupt();
         }
         stopping.set(true);
-        job.cancel().get();
+        String savepoint = stopWithSavepoint(job, workDir);
         reader.join(5_000);
         synchronized (examplesFile) {
           examplesFile.close();
         }
         summary(gen);
+        if (savepoint != null) {
+          say("  savepoint                %s", savepoint);
+          say("    export its features:   mvn -Pinspect -Dinspect.args=\"--savepoint %s --output target/inspect\"",
+              savepoint);
+        }
       } finally {
         stopping.set(true);
         done.countDown();
@@ -220,6 +229,23 @@ public final class LocalRun {
       Thread.sleep(100);
     }
     Thread.sleep(3_000);
+  }
+
+  /**
+   * Ends the job with a savepoint under {@code workDir}/savepoints, for the inspect command and the
+   * notebooks; cancels it if that fails. After Ctrl-C too: the interrupt that ended the generator
+   * has done its work and is cleared, so the savepoint and the summary still happen.
+   */
+  private static String stopWithSavepoint(JobClient job, Path workDir) throws Exception {
+    Thread.interrupted();
+    try {
+      return job.stopWithSavepoint(false, workDir.resolve("savepoints").toAbsolutePath().toUri().toString(),
+          SavepointFormatType.CANONICAL).get(2, TimeUnit.MINUTES);
+    } catch (ExecutionException | TimeoutException e) {
+      say("No savepoint (%s); cancelling the job", e.getCause() == null ? e : e.getCause().getMessage());
+      job.cancel().get();
+      return null;
+    }
   }
 
   private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {

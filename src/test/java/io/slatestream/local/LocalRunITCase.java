@@ -49,6 +49,17 @@ class LocalRunITCase {
     assertThat(answered + rateLimited).as("every request answered or refused as rate-limited").isEqualTo(requests);
     assertThat(garbage).isPositive();
     assertThat(deadLetters - rateLimited).as("every garbage record dead-lettered").isEqualTo(garbage);
+
+    // The run ends with a savepoint, and the inspect command the summary prints exports it.
+    Matcher savepoint = Pattern.compile("savepoint\\s+(file:\\S+)").matcher(out);
+    assertThat(savepoint.find()).as("output names a savepoint:%n%s", out).isTrue();
+    assertThat(out).contains("mvn -Pinspect -Dinspect.args=\"--savepoint " + savepoint.group(1));
+    Path csv = Files.createTempDirectory("local-run-inspect-");
+    var exported = io.slatestream.inspect.InspectCommand.run("--savepoint", savepoint.group(1), "--output",
+        csv.toString()).written();
+    assertThat(exported.users()).as("users with features").isPositive().isLessThanOrEqualTo(300);
+    assertThat(exported.items()).as("items in the catalog or with statistics").isGreaterThanOrEqualTo(200);
+    assertThat(Files.readAllLines(csv.resolve("users.csv"))).hasSize((int) exported.users() + 1);
   }
 
   private static long optionalNumber(String out, String regex) {

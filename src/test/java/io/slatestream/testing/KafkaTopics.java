@@ -33,11 +33,29 @@ public final class KafkaTopics implements AutoCloseable {
     return producer.send(new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value)).get();
   }
 
+  /** To one partition, whatever the key. */
+  public RecordMetadata send(String topic, int partition, String key, byte[] value) throws Exception {
+    return producer.send(new ProducerRecord<>(topic, partition,
+        key == null ? null : key.getBytes(StandardCharsets.UTF_8), value)).get();
+  }
+
+  public int partitions(String topic) {
+    return producer.partitionsFor(topic).size();
+  }
+
   /** Every committed record of {@code topic}, up to its end offsets at the time of the call. */
   public List<ConsumerRecord<byte[], byte[]>> readAll(String topic) {
+    return readAll(topic, true);
+  }
+
+  /**
+   * Every record of {@code topic} up to its end offsets at the time of the call: committed ones
+   * only, or also those of open and aborted transactions ({@code committedOnly = false}).
+   */
+  public List<ConsumerRecord<byte[], byte[]>> readAll(String topic, boolean committedOnly) {
     Properties p = new Properties();
     p.put("bootstrap.servers", bootstrap);
-    p.put("isolation.level", "read_committed");
+    p.put("isolation.level", committedOnly ? "read_committed" : "read_uncommitted");
     p.put("key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
     p.put("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
     try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {

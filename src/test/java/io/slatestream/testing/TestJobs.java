@@ -21,10 +21,18 @@ public final class TestJobs {
   public record Job(StreamExecutionEnvironment env, SlatestreamTopology.Streams streams) {}
 
   public static Job job(JobConfig config, int parallelism, boolean bounded) {
+    return job(config, parallelism, bounded, new Configuration());
+  }
+
+  /**
+   * @param flink further Flink settings of the job, applied before the job's own (e.g. a savepoint
+   *     to restore from, checkpoint retention, a restart strategy)
+   */
+  public static Job job(JobConfig config, int parallelism, boolean bounded, Configuration flink) {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-    Configuration rocks = new Configuration();
-    rocks.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-    env.configure(rocks);
+    Configuration settings = new Configuration(flink);
+    settings.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+    env.configure(settings);
     env.setParallelism(parallelism);
     SlatestreamJob.prepare(env, config);
     return new Job(env, SlatestreamTopology.define(env, KafkaIO.inputs(config, bounded), KafkaIO.outputs(config), config));
