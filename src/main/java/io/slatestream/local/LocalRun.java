@@ -1,6 +1,7 @@
 package io.slatestream.local;
 
 import io.slatestream.SlatestreamJob;
+import io.slatestream.avro.CandidateSource;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateTrigger;
@@ -42,6 +43,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MetricOptions;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
@@ -141,6 +144,11 @@ public final class LocalRun {
       flink.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
       flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
       flink.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(10));
+      // REST on a free loopback port, so the summary can read the job's own metrics.
+      int restPort = RankerMetrics.freePort();
+      flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+      flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
+      flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
       StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
       SlatestreamJob.prepare(env, config);
       SlatestreamTopology.define(env, KafkaIO.inputs(config, false), KafkaIO.outputs(config), config);
@@ -198,13 +206,14 @@ public final class LocalRun {
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
+        String jobLatency = jobLatency(restPort, job.getJobID().toString());
         stopping.set(true);
         String savepoint = stopWithSavepoint(job, workDir);
         reader.join(5_000);
         synchronized (examplesFile) {
           examplesFile.close();
         }
-        summary(gen);
+        summary(gen, jobLatency);
         if (savepoint != null) {
           say("  savepoint                %s", savepoint);
           say("    export its features:   mvn -Pinspect -Dinspect.args=\"--savepoint %s --output target/inspect\"",
@@ -395,7 +404,51 @@ public final class LocalRun {
     return copy.get((int) Math.min(copy.size() - 1, Math.floor(q * copy.size()))) + " ms";
   }
 
-  private void summary(Simulator gen) {
+  /** Per candidate source: items served (every slate read back) and liked (answers to a slate). */
+  private void sourceTable() {
+    say("  %-26s %12s %10s %14s", "candidate source", "served", "liked", "liked/served");
+    long served = 0;
+    long liked = 0;
+    for (CandidateSource source : CandidateSource.values()) {
+      long s = servedBySource.getOrDefault(source.name(), new AtomicLong()).get();
+      long l = likesBySource.getOrDefault(source.name(), new AtomicLong()).get();
+      if (s > 0 || l > 0) {
+        say("    %-24s %,12d %,10d %13.1f%%", source, s, l, s == 0 ? 0.0 : 100.0 * l / s);
+      }
+      served += s;
+      liked += l;
+    }
+    say("    %-24s %,12d %,10d %13.1f%%", "all", served, liked, served == 0 ? 0.0 : 100.0 * liked / served);
+  }
+
+  /** The job's own eventToSlateLatencyMs histogram, read from the local cluster's REST API. */
+  private static String jobLatency(int restPort, String jobId) {
+    boolean stoppedByUser = Thread.interrupted(); // Ctrl-C: still read them, briefly
+    try {
+      List<RankerMetrics.Latency> subtasks = new RankerMetrics(restPort).latency(jobId,
+          Duration.ofSeconds(stoppedByUser ? 5 : 20));
+      if (subtasks.isEmpty()) {
+        return "job metric eventToSlateLatencyMs: not reported yet";
+      }
+      StringBuilder b = new StringBuilder("job metric eventToSlateLatencyMs (ranker, REST; last 10,000 slates per subtask):");
+      for (RankerMetrics.Latency l : subtasks) {
+        b.append(String.format(" subtask %d p50 %.0f ms p99 %.0f ms (%,d slates);", l.subtask(), l.p50(), l.p99(),
+            l.slatesEmitted()));
+      }
+      return b.substring(0, b.length() - 1);
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      return "job metric eventToSlateLatencyMs: unavailable (" + e + ")";
+    } finally {
+      if (stoppedByUser) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void summary(Simulator gen, String jobLatency) {
     say("");
     say("Summary");
     say("  interactions sent        %,d (%,d likes, %,d quick skips)", gen.interactionsSent.get(),
@@ -406,10 +459,10 @@ public final class LocalRun {
     say("  garbage records sent     %,d", gen.garbageSent.get());
     say("  slates received          %,d (%,d answering requests, %,d users)", slatesOut.get(), requestSlates.get(), latestSlates.size());
     say("  dead letters received    %,d %s", deadLettersOut.get(), new TreeMap<>(deadLetterReasons));
-    say("  served items by source    %s", new TreeMap<>(servedBySource));
-    say("  likes by source           %s", new TreeMap<>(likesBySource));
+    sourceTable();
     say("  training examples logged %,d (%,d likes) -> %s", examplesOut.get(), likedExamples.get(), examplesPath);
     say("  request -> slate latency p50 %s, p99 %s (wall clock, through Kafka)", pct(0.5), pct(0.99));
+    say("  %s", jobLatency);
     long answered = answeredFromSlate.get();
     say("  like rate on served items %.1f%% (%,d of %,d answers to a slate)",
         answered == 0 ? 0.0 : 100.0 * likesFromSlate.get() / answered, likesFromSlate.get(), answered);

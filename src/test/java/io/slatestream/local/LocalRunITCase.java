@@ -60,6 +60,26 @@ class LocalRunITCase {
     assertThat(exported.users()).as("users with features").isPositive().isLessThanOrEqualTo(300);
     assertThat(exported.items()).as("items in the catalog or with statistics").isGreaterThanOrEqualTo(200);
     assertThat(Files.readAllLines(csv.resolve("users.csv"))).hasSize((int) exported.users() + 1);
+
+    // Per candidate source, items served and liked; the last row adds them up.
+    Matcher row = Pattern.compile("^    ([A-Z_]+)\\s+([\\d,]+)\\s+([\\d,]+)\\s+[\\d.]+%$", Pattern.MULTILINE).matcher(out);
+    long served = 0;
+    long liked = 0;
+    List<String> sources = new java.util.ArrayList<>();
+    while (row.find()) {
+      sources.add(row.group(1));
+      served += Long.parseLong(row.group(2).replace(",", ""));
+      liked += Long.parseLong(row.group(3).replace(",", ""));
+    }
+    assertThat(sources).as("source rows:%n%s", out).contains("TRENDING_GLOBAL");
+    assertThat(number(out, "(?m)^    all\\s+([\\d,]+)")).isEqualTo(served).isPositive();
+    assertThat(number(out, "(?m)^    all\\s+[\\d,]+\\s+([\\d,]+)")).isEqualTo(liked).isLessThanOrEqualTo(served);
+
+    // The job's own latency histogram, read from the local cluster's REST API.
+    Matcher latency = Pattern.compile("subtask (\\d+) p50 (\\d+) ms p99 (\\d+) ms \\(([\\d,]+) slates\\)").matcher(out);
+    assertThat(latency.find()).as("job latency histogram in:%n%s", out).isTrue();
+    assertThat(Long.parseLong(latency.group(2))).isLessThanOrEqualTo(Long.parseLong(latency.group(3)));
+    assertThat(Long.parseLong(latency.group(4).replace(",", ""))).isPositive();
   }
 
   private static long optionalNumber(String out, String regex) {
