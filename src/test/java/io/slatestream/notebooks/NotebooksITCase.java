@@ -10,6 +10,8 @@ import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.config.JobConfig;
+import io.slatestream.inspect.InspectCommand;
+import io.slatestream.inspect.SavepointReader;
 import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.model.ModelCard;
@@ -46,6 +48,7 @@ import org.apache.avro.file.DataFileWriter;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.FileUtils;
@@ -62,8 +65,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The analysis notebooks, executed headless the way an analyst runs them ({@code notebooks/run.sh},
  * which installs their Debian packages first), on data the project produced: the real job on a
  * real broker serves simulated users with the heuristic, the train command learns a model from
- * the examples the job logged and publishes it, the job rolls it out and serves with it. The HTML
- * lands in target/notebooks/. What the notebooks print must be what the files they read say.
+ * the examples the job logged and publishes it, the job rolls it out, serves with it and stops with
+ * a savepoint, which the inspect command exports to CSV. The HTML lands in target/notebooks/. What
+ * the notebooks print must be what the files they read say.
  */
 class NotebooksITCase {
 
@@ -80,17 +84,19 @@ class NotebooksITCase {
     Files.createDirectories(DATA);
     Path modelDir = DATA.resolve("m1");
     Path examplesFile = DATA.resolve("training-examples.avro");
+    Path stateDir = DATA.resolve("inspect");
     long t0 = System.nanoTime();
-    produce(modelDir, examplesFile);
+    InspectCommand.Outcome state = produce(modelDir, examplesFile, stateDir);
     long t1 = System.nanoTime();
 
     Path ipython = Files.createDirectories(OUT.resolve("ipython"));
     Path matplotlib = Files.createDirectories(OUT.resolve("matplotlib"));
-    ProcessBuilder run = new ProcessBuilder("bash", "notebooks/run.sh", OUT.toString(), "notebooks/model.ipynb")
-        .redirectErrorStream(true);
+    ProcessBuilder run = new ProcessBuilder("bash", "notebooks/run.sh", OUT.toString(), "notebooks/model.ipynb",
+        "notebooks/savepoint-analysis.ipynb").redirectErrorStream(true);
     run.environment().putAll(Map.of(
         "SLATESTREAM_MODEL_DIR", modelDir.toString(),
         "SLATESTREAM_EXAMPLES", examplesFile.toString(),
+        "SLATESTREAM_STATE_DIR", stateDir.toString(),
         "NOTEBOOK_CELL_TIMEOUT", "120",
         // Kept out of the home directory: the kernel's profile and matplotlib's font cache.
         "IPYTHONDIR", ipython.toString(),
@@ -123,6 +129,17 @@ class NotebooksITCase {
       shown.put(printed.group(1), printed.group(2));
     }
     assertThat(shown).isEqualTo(phases);
+
+    String savepoint = Files.readString(OUT.resolve("savepoint-analysis.html"));
+    assertThat(savepoint).contains("python: /usr/bin/python3");
+    List<SavepointReader.UserRow> users = state.contents().users();
+    assertThat(users).as("users with state in the savepoint").hasSizeGreaterThan(50);
+    assertThat(savepoint).contains("users: " + users.size() + "\n")
+        .contains("user category affinities: " + state.written().userCategories() + "\n")
+        .contains("items: " + state.contents().items().size() + "\n");
+    long cold = users.stream().filter(u -> u.totalEvents() < 5).count();
+    assertThat(savepoint).contains("cold users (fewer than 5 events): " + cold + " of " + users.size());
+    assertThat(images(savepoint)).as("feature, affinity, cold/active and item plots").isEqualTo(4);
   }
 
   /**
@@ -150,9 +167,10 @@ class NotebooksITCase {
 
   /**
    * The job serves simulated users, first with the heuristic; the train command learns from what
-   * it logged and publishes m1; the job serves with m1. Writes the model and the logged examples.
+   * it logged and publishes m1; the job serves with m1 and stops with a savepoint, which the
+   * inspect command exports. Writes the model, the logged examples and the CSV files.
    */
-  private static void produce(Path modelDir, Path examplesFile) throws Exception {
+  private static InspectCommand.Outcome produce(Path modelDir, Path examplesFile, Path stateDir) throws Exception {
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       JobConfig config = JobConfig.of(Map.of(
           "kafka.bootstrap.servers", kafka.bootstrapServers(),
@@ -161,6 +179,7 @@ class NotebooksITCase {
           "training.label-window", "3 s"));
       Topics.create(kafka, config, 2);
       JobClient job = TestJobs.slatestream(config, 2, false).executeAsync("notebooks");
+      String savepoint = null;
       Map<Integer, ServedSlate> latest = new ConcurrentHashMap<>();
       List<TrainingExample> logged = Collections.synchronizedList(new ArrayList<>());
       AtomicBoolean stop = new AtomicBoolean();
@@ -186,10 +205,14 @@ class NotebooksITCase {
             "--kafka.bootstrap.servers", kafka.bootstrapServers());
         simulateUntil(users, readerFailure, "liked and unliked examples served by m1",
             () -> labelled(logged, "m1", config.labelWindow.toMillis(), 60));
+        savepoint = job.stopWithSavepoint(false, DATA.resolve("savepoints").toUri().toString(),
+            SavepointFormatType.CANONICAL).get(2, TimeUnit.MINUTES);
       } finally {
         stop.set(true);
         reader.join();
-        job.cancel().get();
+        if (savepoint == null) {
+          job.cancel().get();
+        }
       }
 
       try (DataFileWriter<TrainingExample> w = new DataFileWriter<>(new SpecificDatumWriter<>(TrainingExample.class))) {
@@ -198,6 +221,7 @@ class NotebooksITCase {
           w.append(e);
         }
       }
+      return InspectCommand.run("--savepoint", savepoint, "--output", stateDir.toString());
     }
   }
 
