@@ -607,6 +607,8 @@ public final class RankerFunction
     if (release != null) {
       try {
         model = loader.load(release);
+        LOG.info("Serving model {} (feature spec {}) from {}", release.getVersion(), release.getFeatureSpecId(),
+            release.getModelUri());
       } catch (ModelRejectedException e) {
         releasesRefused.inc();
         LOG.error("Model {} does not load ({}); serving {} until the next release", release.getVersion(),
