@@ -50,8 +50,9 @@ import org.junit.jupiter.api.extension.TestWatcher;
  *
  * <p>Test-only overrides of the cluster configuration: loopback addresses and free ports (set by
  * {@link StandaloneFlinkCluster}), small process sizes, checkpoint and savepoint directories on
- * the local disk instead of the object store, and no Prometheus reporter (its fixed port would
- * collide between concurrent builds). Logs: {@code target/standalone/<run>/log}.
+ * the local disk instead of the object store, no Prometheus reporter (its fixed port would
+ * collide between concurrent builds), and RPC timeouts for a loaded build machine.
+ * Logs: {@code target/standalone/<run>/log}.
  */
 class StandaloneClusterITCase {
   private static final Path FLINK_CONF = Path.of("flink-conf");
@@ -102,6 +103,10 @@ class StandaloneClusterITCase {
     flink.setString("jobmanager.memory.process.size", "768m");
     flink.setString("taskmanager.memory.process.size", "1g");
     flink.setString("taskmanager.memory.managed.size", "128m");
+    // A shared build machine can be so loaded that starting Pekko's actor system alone takes
+    // longer than the 10 s default (seen: the TaskManager gave up starting).
+    flink.setString("pekko.startup-timeout", "60 s");
+    flink.setString("pekko.ask.timeout", "30 s");
     progress("broker up, model trained");
     parallelism = flink.get(CoreOptions.DEFAULT_PARALLELISM);
     cluster = StandaloneFlinkCluster.start(clusterLib(), flink, LOG4J, run);

@@ -133,6 +133,11 @@ public final class StandaloneFlinkCluster implements AutoCloseable {
         if (!portTaken || attempt == START_ATTEMPTS) {
           throw new IllegalStateException(e.getMessage() + "\n" + diagnostics(), e);
         }
+        for (String name : List.of("jobmanager", "taskmanager")) {
+          if (Files.exists(logFile(name))) {
+            Files.move(logFile(name), dir.resolve("log").resolve(name + "-attempt-" + attempt + ".log"));
+          }
+        }
       }
     }
   }
