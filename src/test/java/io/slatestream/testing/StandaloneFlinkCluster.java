@@ -82,7 +82,7 @@ public final class StandaloneFlinkCluster implements AutoCloseable {
 
   /**
    * Starts the cluster with {@code config} (ports, addresses and {@code io.tmp.dirs} are set here)
-   * and returns once the TaskManager has registered with the JobManager.
+   * and returns once the TaskManager has registered with the JobManager and offers its slots.
    *
    * @param lib a Flink distribution's {@code lib/} directory
    * @param log4jProperties the Log4j 2 configuration of both processes (writes to {@code ${sys:log.file}})
@@ -259,7 +259,9 @@ public final class StandaloneFlinkCluster implements AutoCloseable {
             + " exited with " + (jobManager.isAlive() ? taskManager : jobManager).exitValue() + " during start");
       }
       try {
-        if (get("/overview").path("taskmanagers").asInt() >= 1) {
+        // Registration and the slot report are separate steps: wait for the slots.
+        JsonNode overview = get("/overview");
+        if (overview.path("taskmanagers").asInt() >= 1 && overview.path("slots-total").asInt() > 0) {
           return;
         }
       } catch (Exception notUpYet) {
