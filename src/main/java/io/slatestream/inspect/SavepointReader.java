@@ -125,19 +125,13 @@ public final class SavepointReader {
    */
   public static Contents read(StreamExecutionEnvironment env, String savepointPath, JobConfig config,
       StateBackend backend) throws Exception {
-    Configuration settings = new Configuration();
-    settings.set(PipelineOptions.GENERIC_TYPES, false);
-    env.configure(settings);
-    env.setRuntimeMode(RuntimeExecutionMode.BATCH);
+    prepare(env);
     org.apache.flink.state.api.SavepointReader savepoint =
         org.apache.flink.state.api.SavepointReader.read(env, savepointPath, backend);
 
     // One job per state: each reads only its own operator's files, and draining one result at a
     // time cannot stall a job whose collect buffer nobody empties.
-    List<UserRow> users = new ArrayList<>();
-    drain(savepoint.readKeyedState(OperatorIdentifier.forUid(Uids.RANKER), new Profiles(config), Types.STRING,
-        new TupleTypeInfo<>(Types.STRING, new AvroTypeInfo<>(UserProfile.class))),
-        "user profiles", u -> users.add(UserRow.of(u.f0, u.f1)));
+    List<UserRow> users = users(savepoint, config);
 
     Map<String, ItemStats> stats = new TreeMap<>();
     drain(savepoint.readKeyedState(OperatorIdentifier.forUid(Uids.ITEM_STATS), new Stats(config), Types.STRING,
@@ -149,11 +143,36 @@ public final class SavepointReader {
         Types.STRING, new AvroTypeInfo<>(CatalogEntry.class)), "catalog",
         e -> catalog.putIfAbsent(e.f0, e.f1.getItem()));
 
-    users.sort(java.util.Comparator.comparing(UserRow::userId));
     TreeMap<String, ItemRow> items = new TreeMap<>();
     catalog.forEach((id, item) -> items.put(id, itemRow(id, item, stats.get(id))));
     stats.forEach((id, s) -> items.putIfAbsent(id, itemRow(id, null, s)));
-    return new Contents(List.copyOf(users), List.copyOf(items.values()));
+    return new Contents(users, List.copyOf(items.values()));
+  }
+
+  /** Only the users' features (one job instead of three), sorted by user id. */
+  public static List<UserRow> users(StreamExecutionEnvironment env, String savepointPath, JobConfig config)
+      throws Exception {
+    prepare(env);
+    return users(org.apache.flink.state.api.SavepointReader.read(env, savepointPath,
+        new EmbeddedRocksDBStateBackend()), config);
+  }
+
+  private static List<UserRow> users(org.apache.flink.state.api.SavepointReader savepoint, JobConfig config)
+      throws Exception {
+    List<UserRow> users = new ArrayList<>();
+    drain(savepoint.readKeyedState(OperatorIdentifier.forUid(Uids.RANKER), new Profiles(config), Types.STRING,
+        new TupleTypeInfo<>(Types.STRING, new AvroTypeInfo<>(UserProfile.class))),
+        "user profiles", u -> users.add(UserRow.of(u.f0, u.f1)));
+    users.sort(java.util.Comparator.comparing(UserRow::userId));
+    return List.copyOf(users);
+  }
+
+  /** Reading is a bounded batch job, and like the job it never falls back to Kryo. */
+  private static void prepare(StreamExecutionEnvironment env) {
+    Configuration settings = new Configuration();
+    settings.set(PipelineOptions.GENERIC_TYPES, false);
+    env.configure(settings);
+    env.setRuntimeMode(RuntimeExecutionMode.BATCH);
   }
 
   private static ItemRow itemRow(String itemId, Item item, ItemStats s) {

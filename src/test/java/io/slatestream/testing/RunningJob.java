@@ -66,6 +66,10 @@ public final class RunningJob implements AutoCloseable {
     return client.getJobID();
   }
 
+  public JobConfig config() {
+    return config;
+  }
+
   /**
    * Waits until every ranker instance holds all of {@code itemIds} in its catalog: a probe user
    * routed to each instance asks for a slate as large as the catalog until one comes back with
