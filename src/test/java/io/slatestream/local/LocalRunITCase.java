@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The README's main command, as a newcomer runs it: LocalRun in its own JVM on the classpath of
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.Test;
 class LocalRunITCase {
 
   @Test
-  void theLocalRunShowsSlatesFlowingAndGarbageDeadLetteredAndEndsWithASummary() throws Exception {
+  void theLocalRunShowsSlatesFlowingAndGarbageDeadLetteredAndEndsWithASummary(@TempDir Path tmp) throws Exception {
     String deps = Files.readString(Path.of("target", "local-run.classpath")).trim();
     String classpath = Path.of("target", "classes").toAbsolutePath() + File.pathSeparator + deps;
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -54,7 +55,7 @@ class LocalRunITCase {
     Matcher savepoint = Pattern.compile("savepoint\\s+(file:\\S+)").matcher(out);
     assertThat(savepoint.find()).as("output names a savepoint:%n%s", out).isTrue();
     assertThat(out).contains("mvn -Pinspect -Dinspect.args=\"--savepoint " + savepoint.group(1));
-    Path csv = Files.createTempDirectory("local-run-inspect-");
+    Path csv = tmp.resolve("inspect");
     var exported = io.slatestream.inspect.InspectCommand.run("--savepoint", savepoint.group(1), "--output",
         csv.toString()).written();
     assertThat(exported.users()).as("users with features").isPositive().isLessThanOrEqualTo(300);

@@ -16,7 +16,6 @@ import io.slatestream.local.Topics;
 import io.slatestream.serde.AvroCodec;
 import io.slatestream.testing.KafkaTopics;
 import io.slatestream.testing.RunningJob;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,6 +43,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Recovery, on a real broker with RocksDB state: the same input, fed in two halves, goes through a
@@ -69,6 +69,7 @@ class RecoveryITCase {
 
   static EmbeddedKafka kafka;
   static KafkaTopics topics;
+  @TempDir static Path savepoints;
   /** The failure-free run at parallelism 2, shared by both tests (run once, by whichever asks first). */
   static Run baseline;
 
@@ -150,7 +151,7 @@ class RecoveryITCase {
           assertThat(mine.get(0).getItems()).extracting(SlateItem::getItemId).as("%s's slate", user)
               .hasSize(4).doesNotContainAnyElementsOf(clean.interacted().get(user));
         }
-        after = job.stopWithSavepoint(Files.createTempDirectory("recovery-rescaled-"));
+        after = job.stopWithSavepoint(savepoints.resolve("rescaled-" + parallelism));
       }
       assertThat(users(after, clean.config())).as("users after restoring at parallelism %d", parallelism)
           .isEqualTo(clean.users());
@@ -222,7 +223,7 @@ class RecoveryITCase {
       job.awaitConsumed(config.topicInteractions, config.topicSlateRequests);
       job.awaitAnswers(requests);
       assertThat(restarts(cluster, id) > 0).as("%s run restarted", name).isEqualTo(restarted);
-      savepoint = job.stopWithSavepoint(Files.createTempDirectory("recovery-" + name + "-"));
+      savepoint = job.stopWithSavepoint(savepoints.resolve(run));
       List<Slate> slates = job.slates();
       return new Run(config, savepoint, users(savepoint, config), slates, requests, interacted);
     }
