@@ -3,6 +3,10 @@ package io.slatestream.notebooks;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+
 import io.slatestream.avro.Interaction;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.Label;
@@ -10,8 +14,8 @@ import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.config.JobConfig;
+import io.slatestream.inspect.CsvExport;
 import io.slatestream.inspect.InspectCommand;
-import io.slatestream.inspect.SavepointReader;
 import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.model.ModelCard;
@@ -31,10 +35,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -86,32 +92,22 @@ class NotebooksITCase {
     Path examplesFile = DATA.resolve("training-examples.avro");
     Path stateDir = DATA.resolve("inspect");
     long t0 = System.nanoTime();
-    InspectCommand.Outcome state = produce(modelDir, examplesFile, stateDir);
+    String savepointPath = produce(modelDir, examplesFile);
+    InspectCommand.run("--savepoint", savepointPath, "--output", stateDir.toString());
     long t1 = System.nanoTime();
 
-    Path ipython = Files.createDirectories(OUT.resolve("ipython"));
-    Path matplotlib = Files.createDirectories(OUT.resolve("matplotlib"));
-    ProcessBuilder run = new ProcessBuilder("bash", "notebooks/run.sh", OUT.toString(), "notebooks/model.ipynb",
-        "notebooks/savepoint-analysis.ipynb").redirectErrorStream(true);
-    run.environment().putAll(Map.of(
-        "SLATESTREAM_MODEL_DIR", modelDir.toString(),
-        "SLATESTREAM_EXAMPLES", examplesFile.toString(),
-        "SLATESTREAM_STATE_DIR", stateDir.toString(),
-        "NOTEBOOK_CELL_TIMEOUT", "120",
-        // Kept out of the home directory: the kernel's profile and matplotlib's font cache.
-        "IPYTHONDIR", ipython.toString(),
-        "MPLCONFIGDIR", matplotlib.toString()));
-    Process p = run.start();
-    // Minutes only where the packages are still to be installed; seconds otherwise.
-    boolean ended = p.waitFor(10, TimeUnit.MINUTES);
-    if (!ended) {
-      p.destroyForcibly();
-    }
-    String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    System.out.printf("Notebooks: data produced in %.1f s, notebooks executed in %.1f s%n",
+    // Minutes only where the Debian packages are still to be installed; seconds otherwise.
+    run(List.of("bash", "notebooks/run.sh", OUT.toString(), "notebooks/model.ipynb", "notebooks/savepoint-analysis.ipynb"),
+        Map.of("SLATESTREAM_MODEL_DIR", modelDir.toString(),
+            "SLATESTREAM_EXAMPLES", examplesFile.toString(),
+            "SLATESTREAM_STATE_DIR", stateDir.toString(),
+            "NOTEBOOK_CELL_TIMEOUT", "120",
+            // Kept out of the home directory: the kernel's profile and matplotlib's font cache.
+            "IPYTHONDIR", Files.createDirectories(OUT.resolve("ipython")).toString(),
+            "MPLCONFIGDIR", Files.createDirectories(OUT.resolve("matplotlib")).toString()),
+        Duration.ofMinutes(10));
+    System.out.printf("Notebooks: data produced and exported in %.1f s, notebooks executed in %.1f s%n",
         (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
-    assertThat(ended).as("notebooks ran within 10 minutes:%n%s", log).isTrue();
-    assertThat(p.exitValue()).as("notebooks/run.sh exit code (non-zero on any failing cell):%n%s", log).isZero();
 
     String model = Files.readString(OUT.resolve("model.html"));
     assertThat(model).contains("python: /usr/bin/python3");
@@ -132,12 +128,12 @@ class NotebooksITCase {
 
     String savepoint = Files.readString(OUT.resolve("savepoint-analysis.html"));
     assertThat(savepoint).contains("python: /usr/bin/python3");
-    List<SavepointReader.UserRow> users = state.contents().users();
+    List<Map<String, String>> users = csv(stateDir.resolve(CsvExport.USERS));
     assertThat(users).as("users with state in the savepoint").hasSizeGreaterThan(50);
     assertThat(savepoint).contains("users: " + users.size() + "\n")
-        .contains("user category affinities: " + state.written().userCategories() + "\n")
-        .contains("items: " + state.contents().items().size() + "\n");
-    long cold = users.stream().filter(u -> u.totalEvents() < 5).count();
+        .contains("user category affinities: " + csv(stateDir.resolve(CsvExport.USER_CATEGORIES)).size() + "\n")
+        .contains("items: " + csv(stateDir.resolve(CsvExport.ITEMS)).size() + "\n");
+    long cold = users.stream().filter(u -> Long.parseLong(u.get("total_events")) < 5).count();
     assertThat(savepoint).contains("cold users (fewer than 5 events): " + cold + " of " + users.size());
     assertThat(images(savepoint)).as("feature, affinity, cold/active and item plots").isEqualTo(4);
   }
@@ -161,16 +157,46 @@ class NotebooksITCase {
                 + l.size() + " impressions")));
   }
 
+  /** Runs {@code command} in the project directory; fails unless it exits with 0 in time. */
+  private static void run(List<String> command, Map<String, String> env, Duration timeout) throws Exception {
+    ProcessBuilder b = new ProcessBuilder(command).redirectErrorStream(true);
+    b.environment().putAll(env);
+    Process p = b.start();
+    // Read while it runs: a full pipe would block it.
+    CompletableFuture<byte[]> output = CompletableFuture.supplyAsync(() -> {
+      try {
+        return p.getInputStream().readAllBytes();
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+    boolean ended = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    if (!ended) {
+      p.destroyForcibly().waitFor();
+    }
+    String log = new String(output.get(), StandardCharsets.UTF_8);
+    assertThat(ended).as("%s ended within %s:%n%s", command, timeout, log).isTrue();
+    assertThat(p.exitValue()).as("exit code of %s:%n%s", command, log).isZero();
+  }
+
+  /** The rows of a CSV file with a header, by column name. */
+  private static List<Map<String, String>> csv(Path file) throws Exception {
+    try (MappingIterator<Map<String, String>> rows = new CsvMapper().readerForMapOf(String.class)
+        .with(CsvSchema.emptySchema().withHeader()).readValues(file.toFile())) {
+      return rows.readAll();
+    }
+  }
+
   private static int images(String html) {
     return html.split("<img src=\"data:image/png;base64,", -1).length - 1;
   }
 
   /**
    * The job serves simulated users, first with the heuristic; the train command learns from what
-   * it logged and publishes m1; the job serves with m1 and stops with a savepoint, which the
-   * inspect command exports. Writes the model, the logged examples and the CSV files.
+   * it logged and publishes m1; the job serves with m1 and stops with a savepoint. Writes the
+   * model and the logged examples; returns the savepoint's path.
    */
-  private static InspectCommand.Outcome produce(Path modelDir, Path examplesFile, Path stateDir) throws Exception {
+  private static String produce(Path modelDir, Path examplesFile) throws Exception {
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
       JobConfig config = JobConfig.of(Map.of(
           "kafka.bootstrap.servers", kafka.bootstrapServers(),
@@ -197,8 +223,10 @@ class NotebooksITCase {
         Simulator users = new Simulator(new SimSettings(150, 120, 6, 20, 250, 0, 0, 7L), System.currentTimeMillis(),
             outbox(config, producer), latest::get);
         users.publishCatalog();
-        simulateUntil(users, readerFailure, "liked and unliked heuristic examples to train on",
-            () -> labelled(logged, HeuristicScorer.VERSION, config.labelWindow.toMillis(), 60));
+        // Likes grow as profiles form: wait until the trainer's own split (the earliest 80 % by
+        // served time to train on, the rest to validate) has likes on both sides.
+        simulateUntil(users, readerFailure, "liked and unliked heuristic examples to train and validate on",
+            () -> trainable(logged, config.labelWindow.toMillis(), 40, 10));
 
         TrainCommand.run("--from-topic", "--publish", "--output", modelDir.toString(), "--version", "m1",
             "--max-rounds", "30", "--training.label-window", config.labelWindow.toMillis() + " ms",
@@ -221,7 +249,7 @@ class NotebooksITCase {
           w.append(e);
         }
       }
-      return InspectCommand.run("--savepoint", savepoint, "--output", stateDir.toString());
+      return savepoint;
     }
   }
 
@@ -239,13 +267,31 @@ class NotebooksITCase {
 
   /** Whether {@code version} served at least {@code n} liked and {@code n} other items before the last window. */
   private static boolean labelled(List<TrainingExample> logged, String version, long windowMs, int n) {
+    List<TrainingExample> complete = complete(logged, windowMs).stream()
+        .filter(e -> e.getModelVersion().equals(version)).toList();
+    return likedAndNot(complete, n);
+  }
+
+  /** Whether the earliest 80 % of the complete examples and the rest hold enough likes and others. */
+  private static boolean trainable(List<TrainingExample> logged, long windowMs, int nTrain, int nValidation) {
+    List<TrainingExample> complete = complete(logged, windowMs);
+    int split = (int) (complete.size() * 0.8);
+    return likedAndNot(complete.subList(0, split), nTrain)
+        && likedAndNot(complete.subList(split, complete.size()), nValidation);
+  }
+
+  /** The examples served before the last label window, by served time. */
+  private static List<TrainingExample> complete(List<TrainingExample> logged, long windowMs) {
     synchronized (logged) {
       long cut = logged.stream().mapToLong(TrainingExample::getServedTimeMs).max().orElse(0) - windowMs;
-      Map<Boolean, Long> byLike = logged.stream()
-          .filter(e -> e.getModelVersion().equals(version) && e.getServedTimeMs() <= cut)
-          .collect(Collectors.partitioningBy(e -> e.getLabel() == Label.LIKE, Collectors.counting()));
-      return byLike.get(true) >= n && byLike.get(false) >= n;
+      return logged.stream().filter(e -> e.getServedTimeMs() <= cut)
+          .sorted(Comparator.comparingLong(TrainingExample::getServedTimeMs)).toList();
     }
+  }
+
+  private static boolean likedAndNot(List<TrainingExample> examples, int n) {
+    long likes = examples.stream().filter(e -> e.getLabel() == Label.LIKE).count();
+    return likes >= n && examples.size() - likes >= n;
   }
 
   /** Keeps the latest slate of every user (which the simulated users read) and every logged example. */
