@@ -828,6 +828,36 @@ class RankerFunctionTest {
     assertThat(ask(replay, "r1", "u", 4, T0).getItems()).isEqualTo(items);
   }
 
+  // ---- creator fatigue ------------------------------------------------------------------------
+
+  @Test
+  void aCreatorTheUserQuickSkippedThreeTimesIsNotServedEvenToExplore() throws Exception {
+    // k1..k5 are by creator "k"; k4 and k5 are new, so they are in the exploration pool too.
+    Map<String, String> settings = Map.of("slate.debounce", "0 s", "slate.max-size", "100",
+        "rerank.exploration-share", "0.5", "items.fresh-pool-size", "10");
+    List<Slate> slates = new ArrayList<>();
+    for (String threshold : List.of("3", "0")) {
+      Map<String, String> m = new HashMap<>(settings);
+      m.put("filters.creator-quick-skips", threshold);
+      var h = harness(config(m), null);
+      loadCatalog(h);
+      for (int i = 1; i <= 5; i++) {
+        Item it = Item.newBuilder(item("k" + i, "music")).setCreatorId("k")
+            .setPublishedTimeMs(i >= 4 ? T0 - 1 : T0 - HOUR).build();
+        h.processBroadcastElement(new RankerBroadcast(it.getItemId(), it), T0 - HOUR);
+        h.processBroadcastElement(new RankerBroadcast(it.getItemId(), stats(it.getItemId(), new Stats(30, 0, 0))),
+            T0 - HOUR);
+      }
+      for (int i = 1; i <= 3; i++) {
+        send(h, interaction("u", "k" + i, InteractionType.SKIP, 500, T0 + i * SECOND)); // quick skips
+      }
+      slates.add(ask(h, "r", "u", 8, T0 + 10 * SECOND));
+    }
+    assertThat(ids(slates.get(0))).as("fatigued: the six items by other creators").hasSize(6)
+        .noneMatch(id -> id.startsWith("k"));
+    assertThat(ids(slates.get(1))).as("with the filter off").contains("k4", "k5");
+  }
+
   // ---- ignored items --------------------------------------------------------------------------
 
   private static List<String> ids(Slate s) {

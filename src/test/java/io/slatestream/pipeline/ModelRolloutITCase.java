@@ -24,7 +24,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Metric;
+import org.apache.flink.runtime.testutils.InMemoryReporter;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -39,9 +44,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ModelRolloutITCase {
 
+  static final InMemoryReporter METRICS = InMemoryReporter.create();
+
   @RegisterExtension
   static final MiniClusterExtension FLINK = new MiniClusterExtension(
-      new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
+      new MiniClusterResourceConfiguration.Builder().setConfiguration(METRICS.addToConfiguration(new Configuration()))
+          .setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
 
   @Test
   void aReleaseTakesOverARunningJobAndABadOneIsRefused(@TempDir Path dir) throws Exception {
@@ -103,6 +111,21 @@ class ModelRolloutITCase {
           Slate s = requestUntil(topics, config, user, sl -> sl.getModelVersion().equals("m1"), user);
           assertThat(s.getItems()).isNotEmpty().allSatisfy(i -> assertThat(i.getScore()).isBetween(0.0, 1.0));
         }
+
+        // The ranker's metrics say the same: both instances serve m1, scored candidates with it,
+        // and each refused the bad release once.
+        var rankers = METRICS.findOperatorMetricGroups(job.getJobID(), "ranker");
+        assertThat(rankers).hasSize(2);
+        long scored = 0;
+        long refusedReleases = 0;
+        for (var group : rankers) {
+          Map<String, Metric> m = METRICS.getMetricsByGroup(group);
+          assertThat(((Gauge<?>) m.get("modelVersion")).getValue()).isEqualTo("m1");
+          scored += ((Counter) m.get("candidatesScored")).getCount();
+          refusedReleases += ((Counter) m.get("modelReleasesRefused")).getCount();
+        }
+        assertThat(scored).isPositive();
+        assertThat(refusedReleases).isEqualTo(2);
       } finally {
         job.cancel().get();
       }

@@ -32,7 +32,14 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.Metric;
+import org.apache.flink.runtime.testutils.InMemoryReporter;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.CloseableIterator;
@@ -55,9 +62,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class SlatestreamPipelineITCase {
 
+  /** The job's metrics as a metric reporter sees them, kept after the job ends. */
+  static final InMemoryReporter METRICS = InMemoryReporter.createWithRetainedMetrics();
+
   @RegisterExtension
   static final MiniClusterExtension FLINK = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder()
+          .setConfiguration(METRICS.addToConfiguration(new Configuration()))
           .setNumberTaskManagers(1)
           .setNumberSlotsPerTaskManager(2)
           .build());
@@ -179,8 +190,10 @@ class SlatestreamPipelineITCase {
 
     TestJobs.Job job = TestJobs.job(config, 2, true);
     List<ItemStats> itemStats = new ArrayList<>();
+    JobID jobId;
     try (CloseableIterator<ItemStats> collected = job.streams().itemStats().collectAsync()) {
       JobClient client = job.env().executeAsync(run);
+      jobId = client.getJobID();
       collected.forEachRemaining(itemStats::add);
       client.getJobExecutionResult().get();
     }
@@ -248,6 +261,26 @@ class SlatestreamPipelineITCase {
       assertThat(e.getFeatureValues()).hasSize(features.spec().size());
     });
 
+    // --- metrics: what a reporter sees agrees with what reached the topics ----------------------
+    // By identifier (several unnamed maps share a name, so identifiers repeat: a list, not a map).
+    List<Map.Entry<String, Metric>> metrics = new ArrayList<>();
+    METRICS.getMetricsByGroup().forEach((group, byName) -> {
+      if (jobId.toString().equals(group.getAllVariables().get("<job_id>"))) {
+        byName.forEach((name, metric) -> metrics.add(Map.entry(group.getMetricIdentifier(name), metric)));
+      }
+    });
+    assertThat(sum(metrics, ranker("slatesEmitted"))).isEqualTo(slates.size());
+    assertThat(of(metrics, ranker("eventToSlateLatencyMs")).stream().mapToLong(m -> ((Histogram) m).getCount()).sum())
+        .as("one latency per slate").isEqualTo(slates.size());
+    assertThat(sum(metrics, ranker("slateRequestsClamped"))).as("the request for 10,000 items").isEqualTo(1);
+    assertThat(sum(metrics, ranker("candidatesScored"))).as("scored by a model: none was released").isZero();
+    assertThat(of(metrics, ranker("modelVersion")).stream().map(m -> (Object) ((Gauge<?>) m).getValue()).toList())
+        .hasSize(2).containsOnly("heuristic-v1");
+    assertThat(sum(metrics, ".*\\.topic\\." + config.topicInteractions + "\\.deadLetters"))
+        .isEqualTo(expectedReasons.size());
+    assertThat(sum(metrics, ".*\\.topic\\." + config.topicRecommendations + "\\.deadLetters")).isZero();
+    assertThat(sum(metrics, ranker("trainingExamples"))).isEqualTo(examples.size());
+
     // After its interactions each user got a slate at once and one more when the debounce timer
     // fired; the latter knows everything the user did: none of it is served again, items nobody
     // engaged with are served from the user's liked category only (affinity breaks the tie), and
@@ -271,6 +304,23 @@ class SlatestreamPipelineITCase {
       assertThat(last.getItems()).extracting(SlateItem::getRank).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
       assertThat(last.getItems()).extracting(SlateItem::getScore).isSortedAccordingTo(java.util.Comparator.reverseOrder());
     }
+  }
+
+  /** A metric of any ranker subtask (operator scope: ...&lt;operator&gt;.&lt;subtask&gt;.&lt;metric&gt;). */
+  private static String ranker(String metric) {
+    return ".*\\.ranker\\.\\d+\\." + metric;
+  }
+
+  /** The metrics whose identifier matches {@code regex}; at least one must. */
+  private static List<Metric> of(List<Map.Entry<String, Metric>> metrics, String regex) {
+    List<Metric> found = metrics.stream().filter(e -> e.getKey().matches(regex)).map(Map.Entry::getValue).toList();
+    assertThat(found).as("metrics %s among %s", regex, metrics.stream().map(Map.Entry::getKey).toList()).isNotEmpty();
+    return found;
+  }
+
+  /** The sum of a counter over the subtasks that report it. */
+  private static long sum(List<Map.Entry<String, Metric>> metrics, String regex) {
+    return of(metrics, regex).stream().mapToLong(m -> ((Counter) m).getCount()).sum();
   }
 
   /** A slate served before this run, to a user of its own, one minute before the run's events. */
