@@ -1,6 +1,5 @@
 package io.slatestream.local;
 
-import io.slatestream.SlatestreamJob;
 import io.slatestream.avro.CandidateSource;
 import io.slatestream.avro.DeadLetter;
 import io.slatestream.avro.Slate;
@@ -10,20 +9,13 @@ import io.slatestream.avro.TrainingExample;
 import org.apache.avro.file.DataFileWriter;
 import org.apache.avro.specific.SpecificDatumWriter;
 import io.slatestream.config.JobConfig;
-import io.slatestream.io.KafkaIO;
 import io.slatestream.serde.AvroCodec;
-import io.slatestream.avro.Interaction;
-import io.slatestream.avro.Item;
-import io.slatestream.avro.SlateRequest;
 import io.slatestream.sim.Catalog;
 import io.slatestream.sim.Population;
 import io.slatestream.sim.ServedSlate;
 import io.slatestream.sim.SimSettings;
 import io.slatestream.sim.Simulator;
-import io.slatestream.topology.SlatestreamTopology;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,14 +33,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.MetricOptions;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.TimeUtils;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -122,39 +108,17 @@ public final class LocalRun {
 
   private void run() throws Exception {
     Path workDir = Files.createDirectories(Path.of("target", "local-run"));
-    Path checkpoints = Files.createTempDirectory(workDir, "checkpoints-");
     examplesFile = new DataFileWriter<>(new SpecificDatumWriter<>(TrainingExample.class));
     examplesFile.create(TrainingExample.getClassSchema(), examplesPath.toFile());
-    say("Starting a single-node Kafka broker (KRaft) on loopback ...");
-    long t0 = System.currentTimeMillis();
-    try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
-      say("Broker up at %s in %d ms", kafka.bootstrapServers(), System.currentTimeMillis() - t0);
-      Map<String, String> opts = new LinkedHashMap<>();
-      opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
-      opts.put("source.starting-offsets", "EARLIEST");
-      opts.put("slate.debounce", "2 s");
-      opts.put("training.label-window", "30 s"); // short, so a short run labels its silences too
-      opts.putAll(jobOptions);
-      JobConfig config = JobConfig.of(opts);
-      Topics.create(kafka, config, parallelism);
-      say("Topics: %s", Topics.of(config).keySet());
-
-      Configuration flink = new Configuration();
-      flink.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-      flink.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
-      flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
-      flink.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(10));
-      // REST on a free loopback port, so the summary can read the job's own metrics.
-      int restPort = RankerMetrics.freePort();
-      flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-      flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
-      flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
-      StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
-      SlatestreamJob.prepare(env, config);
-      SlatestreamTopology.define(env, KafkaIO.inputs(config, false), KafkaIO.outputs(config), config);
-      JobClient job = env.executeAsync(config.jobName);
-      say("Job %s running on a local Flink cluster: parallelism %d, RocksDB state, checkpoints in %s",
-          job.getJobID(), parallelism, checkpoints);
+    Map<String, String> opts = new LinkedHashMap<>();
+    opts.put("slate.debounce", "2 s");
+    opts.put("training.label-window", "30 s"); // short, so a short run labels its silences too
+    opts.putAll(jobOptions);
+    try (LocalStack stack = LocalStack.start(opts, parallelism, workDir, flink -> {}, LocalRun::say)) {
+      EmbeddedKafka kafka = stack.kafka();
+      JobConfig config = stack.config();
+      JobClient job = stack.job();
+      int restPort = stack.restPort();
 
       AtomicBoolean stopping = new AtomicBoolean();
       CountDownLatch done = new CountDownLatch(1);
@@ -175,7 +139,7 @@ public final class LocalRun {
       reader.setDaemon(true);
       reader.start();
 
-      try (KafkaProducer<byte[], byte[]> producer = producer(kafka.bootstrapServers())) {
+      try (KafkaProducer<byte[], byte[]> producer = stack.producer()) {
         Simulator gen = new Simulator(world, System.currentTimeMillis(), new KafkaOutbox(config, producer),
             latestSlates::get);
         gen.observer((t, user, slate, position, item, answer, likeProbability) -> {
@@ -257,15 +221,6 @@ public final class LocalRun {
     }
   }
 
-  private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
-    Properties p = new Properties();
-    p.put("bootstrap.servers", bootstrap);
-    p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
-    p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
-    p.put("linger.ms", "5");
-    return new KafkaProducer<>(p);
-  }
-
   private void readOutputs(JobConfig config, String bootstrap, AtomicBoolean stopping) {
     Properties p = new Properties();
     p.put("bootstrap.servers", bootstrap);
@@ -332,44 +287,6 @@ public final class LocalRun {
       sources[i] = s.getItems().get(i).getSource().name();
     }
     return new ServedSlate(s.getSlateId(), items, s.getModelVersion(), sources);
-  }
-
-  /** The simulator's records, Avro-encoded, to the job's input topics. */
-  private static final class KafkaOutbox implements Simulator.Outbox {
-    private final JobConfig config;
-    private final KafkaProducer<byte[], byte[]> producer;
-    private final AvroCodec<Interaction> interactions = AvroCodec.of(Interaction.class);
-    private final AvroCodec<Item> items = AvroCodec.of(Item.class);
-    private final AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
-
-    KafkaOutbox(JobConfig config, KafkaProducer<byte[], byte[]> producer) {
-      this.config = config;
-      this.producer = producer;
-    }
-
-    @Override
-    public void item(Item item) {
-      send(config.topicItems, item.getItemId(), items.encode(item));
-    }
-
-    @Override
-    public void interaction(Interaction e) {
-      send(config.topicInteractions, e.getUserId(), interactions.encode(e));
-    }
-
-    @Override
-    public void request(SlateRequest r) {
-      send(config.topicSlateRequests, r.getUserId(), requests.encode(r));
-    }
-
-    @Override
-    public void raw(String key, byte[] value) {
-      send(config.topicInteractions, key, value);
-    }
-
-    private void send(String topic, String key, byte[] value) {
-      producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8), value));
-    }
   }
 
   private void progress(Simulator gen, AtomicBoolean stopping) {

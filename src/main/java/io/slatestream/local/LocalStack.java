@@ -1,0 +1,148 @@
+package io.slatestream.local;
+
+import io.slatestream.SlatestreamJob;
+import io.slatestream.config.JobConfig;
+import io.slatestream.io.KafkaIO;
+import io.slatestream.topology.SlatestreamTopology;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Consumer;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MetricOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.producer.KafkaProducer;
+
+/**
+ * The job as it runs on one machine: a real single-node Kafka broker (KRaft, loopback, free
+ * ports), the job's topics, and the job itself ({@link SlatestreamJob#prepare} and
+ * {@link SlatestreamTopology#define} with the real Kafka sources and sinks) on a local Flink
+ * cluster with the RocksDB state backend, incremental checkpoints and its REST API on a free
+ * loopback port. The local run and the replay command both start the job through here, so what
+ * they drive is the job a cluster runs, configured the same way.
+ *
+ * <p>Closing cancels the job if it is still running, then stops the broker.
+ */
+public final class LocalStack implements AutoCloseable {
+
+  private final EmbeddedKafka kafka;
+  private final JobConfig config;
+  private final JobClient job;
+  private final int restPort;
+  private final Path checkpoints;
+
+  private LocalStack(EmbeddedKafka kafka, JobConfig config, JobClient job, int restPort, Path checkpoints) {
+    this.kafka = kafka;
+    this.config = config;
+    this.job = job;
+    this.restPort = restPort;
+    this.checkpoints = checkpoints;
+  }
+
+  /**
+   * Starts the broker, creates the topics with {@code parallelism} partitions each, and submits the
+   * job.
+   *
+   * @param jobOptions job options; the broker's address and {@code source.starting-offsets
+   *     EARLIEST} (the topics are new) are set unless given
+   * @param workDir checkpoints go to a new directory under it
+   * @param flinkSettings adjusts the local cluster's configuration before the job is defined
+   * @param say progress lines for the console
+   */
+  public static LocalStack start(Map<String, String> jobOptions, int parallelism, Path workDir,
+      Consumer<Configuration> flinkSettings, Consumer<String> say) throws Exception {
+    Files.createDirectories(workDir);
+    Path checkpoints = Files.createTempDirectory(workDir, "checkpoints-");
+    say.accept("Starting a single-node Kafka broker (KRaft) on loopback ...");
+    long t0 = System.currentTimeMillis();
+    EmbeddedKafka kafka = EmbeddedKafka.start();
+    try {
+      say.accept(String.format("Broker up at %s in %d ms", kafka.bootstrapServers(), System.currentTimeMillis() - t0));
+      Map<String, String> opts = new LinkedHashMap<>();
+      opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+      opts.put("source.starting-offsets", "EARLIEST");
+      opts.putAll(jobOptions);
+      JobConfig config = JobConfig.of(opts);
+      Topics.create(kafka, config, parallelism);
+      say.accept("Topics: " + Topics.of(config).keySet());
+
+      Configuration flink = new Configuration();
+      flink.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+      flink.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+      flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+      flink.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(10));
+      // REST on a free loopback port, so callers can read the job's own metrics.
+      int restPort = RankerMetrics.freePort();
+      flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+      flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
+      flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
+      flinkSettings.accept(flink);
+      StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
+      SlatestreamJob.prepare(env, config);
+      SlatestreamTopology.define(env, KafkaIO.inputs(config, false), KafkaIO.outputs(config), config);
+      JobClient job = env.executeAsync(config.jobName);
+      say.accept(String.format("Job %s running on a local Flink cluster: parallelism %d, RocksDB state, checkpoints in %s",
+          job.getJobID(), parallelism, checkpoints));
+      return new LocalStack(kafka, config, job, restPort, checkpoints);
+    } catch (Exception | Error e) {
+      kafka.close();
+      throw e;
+    }
+  }
+
+  public EmbeddedKafka kafka() {
+    return kafka;
+  }
+
+  public String bootstrapServers() {
+    return kafka.bootstrapServers();
+  }
+
+  /** The job's configuration, as the job received it. */
+  public JobConfig config() {
+    return config;
+  }
+
+  public JobClient job() {
+    return job;
+  }
+
+  /** The local cluster's REST API port (loopback). */
+  public int restPort() {
+    return restPort;
+  }
+
+  public Path checkpoints() {
+    return checkpoints;
+  }
+
+  /** A byte-array producer for the broker: callers encode with {@code AvroCodec}. */
+  public KafkaProducer<byte[], byte[]> producer() {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", kafka.bootstrapServers());
+    p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+    p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
+    p.put("linger.ms", "5");
+    return new KafkaProducer<>(p);
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (!job.getJobStatus().get().isGloballyTerminalState()) {
+        job.cancel().get();
+      }
+    } catch (Exception e) {
+      // Already gone (the local cluster shuts down with its job); nothing left to stop.
+    } finally {
+      kafka.close();
+    }
+  }
+}
