@@ -15,6 +15,11 @@ import io.slatestream.sim.Population;
 import io.slatestream.sim.ServedSlate;
 import io.slatestream.sim.SimSettings;
 import io.slatestream.sim.Simulator;
+import io.slatestream.train.TrainCommand;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,17 +49,26 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * Everything on one machine, for a first look: a real single-node Kafka broker (KRaft, loopback),
  * the topics, the job on a local Flink cluster with the RocksDB state backend, and the closed-loop
  * simulator ({@link Simulator}): a catalog and a population with known preferences who read the
- * slates the job writes and answer them, plus some garbage for the dead-letter path. Prints
- * progress while it runs and a summary at the end. Stops after {@code --duration} (0 = until Ctrl-C).
+ * slates the job writes and answer them, plus some garbage for the dead-letter path.
  *
- * <p>Options: {@code --duration 60s --users 5000 --items 2000 --rate 500 --seed 42 --categories 12
- * --creators 250 --new-items-per-minute 20 --parallelism 2}; any other {@code --key value} is a job
- * option (see the README).
+ * <p>By default it is a demo in two phases: the heuristic serves for {@code --phase1} while the job
+ * logs training examples; then {@code train} learns a model from them (in this process, with the
+ * simulator still running) and publishes a ModelRelease, which the running job rolls out; the
+ * model serves for {@code --phase2}. Progress every 5 s; at the end a summary with the like rate of
+ * each phase and a report (target/local-run/report/index.html). With {@code --duration} it is a
+ * single heuristic run of that length instead (0 = until Ctrl-C).
+ *
+ * <p>Options: {@code --phase1 120s --phase2 90s --users 5000 --items 2000 --rate 500 --seed 42
+ * --categories 12 --creators 250 --new-items-per-minute 20 --parallelism 2}; any other
+ * {@code --key value} is a job option (see the README).
  */
 public final class LocalRun {
 
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
-  private Duration duration = Duration.ofSeconds(60);
+  /** Set: a single heuristic run this long (0 = until Ctrl-C). Null: the two-phase demo. */
+  private Duration duration;
+  private Duration phase1 = Duration.ofSeconds(120);
+  private Duration phase2 = Duration.ofSeconds(90);
   private int parallelism = 2;
   private SimSettings world = SimSettings.defaults();
 
@@ -74,7 +88,22 @@ public final class LocalRun {
   /** The job's logged training examples, for `mvn -Ptrain` to learn from. */
   private DataFileWriter<TrainingExample> examplesFile;
   private final Path examplesPath = Path.of("target", "local-run", "training-examples.avro");
-  private final List<Long> latenciesMs = java.util.Collections.synchronizedList(new ArrayList<>());
+  private final Path reportDir = Path.of("target", "local-run", "report");
+  private final Path modelsDir = Path.of("target", "local-run", "models");
+  private DemoStats stats;
+
+  /** The demo's model: its version once released, when, and what training reported. */
+  static final String MODEL_VERSION = "demo-m1";
+  private volatile String phase = "run";
+  private volatile long trainingStartMs;
+  private volatile long releaseMs;
+  private volatile long firstModelSlateMs;
+  private volatile TrainCommand.Outcome trained;
+  private volatile long trainingMs;
+  private volatile String trainingFailure;
+
+  private volatile long peakHeapUsed;
+  private volatile long peakHeapAfterGc;
 
   public static void main(String[] args) throws Exception {
     LocalRun run = new LocalRun();
@@ -89,6 +118,8 @@ public final class LocalRun {
       String v = args[i + 1];
       switch (k) {
         case "duration" -> duration = TimeUtils.parseDuration(v);
+        case "phase1" -> phase1 = TimeUtils.parseDuration(v);
+        case "phase2" -> phase2 = TimeUtils.parseDuration(v);
         case "parallelism" -> parallelism = Integer.parseInt(v);
         case "users" -> s = s.withUsers(Integer.parseInt(v));
         case "items" -> s = s.withItems(Integer.parseInt(v));
@@ -111,14 +142,19 @@ public final class LocalRun {
     examplesFile = new DataFileWriter<>(new SpecificDatumWriter<>(TrainingExample.class));
     examplesFile.create(TrainingExample.getClassSchema(), examplesPath.toFile());
     Map<String, String> opts = new LinkedHashMap<>();
-    opts.put("slate.debounce", "2 s");
-    opts.put("training.label-window", "30 s"); // short, so a short run labels its silences too
+    // Simulated users read a slate to its end (10-30 s) before they look at the next one: slates
+    // served more often would mostly go unread, and answers come up to a few tens of seconds
+    // after a slate was served. The label window covers that and stays short, so that a short
+    // phase 1 has its silences labelled too (train leaves out the last window).
+    opts.put("slate.debounce", "10 s");
+    opts.put("training.label-window", "30 s");
     opts.putAll(jobOptions);
     try (LocalStack stack = LocalStack.start(opts, parallelism, workDir, flink -> {}, LocalRun::say)) {
       EmbeddedKafka kafka = stack.kafka();
       JobConfig config = stack.config();
       JobClient job = stack.job();
       int restPort = stack.restPort();
+      opts.put("kafka.bootstrap.servers", stack.bootstrapServers());
 
       AtomicBoolean stopping = new AtomicBoolean();
       CountDownLatch done = new CountDownLatch(1);
@@ -135,6 +171,10 @@ public final class LocalRun {
         }
       }));
 
+      stats = new DemoStats(System.currentTimeMillis());
+      Thread heap = new Thread(() -> sampleHeap(stopping), "heap-sampler");
+      heap.setDaemon(true);
+      heap.start();
       Thread reader = new Thread(() -> readOutputs(config, kafka.bootstrapServers(), stopping), "output-reader");
       reader.setDaemon(true);
       reader.start();
@@ -143,6 +183,7 @@ public final class LocalRun {
         Simulator gen = new Simulator(world, System.currentTimeMillis(), new KafkaOutbox(config, producer),
             latestSlates::get);
         gen.observer((t, user, slate, position, item, answer, likeProbability) -> {
+          stats.answered(t, slate.modelVersion(), answer, likeProbability);
           answeredFromSlate.incrementAndGet();
           if (answer == Simulator.Answer.LIKE) {
             likesFromSlate.incrementAndGet();
@@ -153,17 +194,17 @@ public final class LocalRun {
         producer.flush();
         say("Published %,d catalog items in %d categories by %,d creators (+%.0f per minute); %,d simulated users"
             + " sending about %.0f events/s for %s", world.items(), world.categories(), world.creators(),
-            world.newItemsPerMinute(), world.users(), world.eventsPerSecond(),
-            duration.isZero() ? "ever (Ctrl-C stops)" : duration.toSeconds() + " s");
+            world.newItemsPerMinute(), world.users(), world.eventsPerSecond(), duration == null
+                ? "phase 1 (" + phase1.toSeconds() + " s), training, and phase 2 (" + phase2.toSeconds() + " s)"
+                : duration.isZero() ? "ever (Ctrl-C stops)" : duration.toSeconds() + " s");
         Thread progress = new Thread(() -> progress(gen, stopping), "progress");
         progress.setDaemon(true);
         progress.start();
-        long until = duration.isZero() ? Long.MAX_VALUE : System.currentTimeMillis() + duration.toMillis();
         try {
-          // The simulator's clock is the wall clock: event times are real, so latencies are too.
-          while (System.currentTimeMillis() < until) {
-            gen.advanceTo(System.currentTimeMillis());
-            Thread.sleep(5);
+          if (duration != null) {
+            runUntil(gen, duration.isZero() ? Long.MAX_VALUE : System.currentTimeMillis() + duration.toMillis());
+          } else {
+            phases(gen, opts);
           }
           producer.flush();
           awaitAnswers(gen);
@@ -183,9 +224,95 @@ public final class LocalRun {
           say("    export its features:   mvn -Pinspect -Dinspect.args=\"--savepoint %s --output target/inspect\"",
               savepoint);
         }
+        report();
       } finally {
         stopping.set(true);
         done.countDown();
+      }
+    }
+  }
+
+  /** Runs the simulator on the wall clock until {@code untilMs}: event times are real, so latencies are too. */
+  private static void runUntil(Simulator gen, long untilMs) throws InterruptedException {
+    while (System.currentTimeMillis() < untilMs) {
+      gen.advanceTo(System.currentTimeMillis());
+      Thread.sleep(5);
+    }
+  }
+
+  /**
+   * Phase 1 (the heuristic serves, the job logs training examples), training in this process while
+   * the simulator keeps running, the release published to the running job, then phase 2.
+   */
+  private void phases(Simulator gen, Map<String, String> jobOpts) throws InterruptedException {
+    phase = "phase 1";
+    say("Phase 1: the heuristic serves for %d s; the job logs every served item with its answer", phase1.toSeconds());
+    runUntil(gen, System.currentTimeMillis() + phase1.toMillis());
+    phase = "training";
+    trainingStartMs = System.currentTimeMillis();
+    say("Phase 1 over: training %s on the examples the job logged (train --from-topic --publish); users keep"
+        + " being served by the heuristic meanwhile", MODEL_VERSION);
+    CompletableFuture<TrainCommand.Outcome> training = CompletableFuture.supplyAsync(() -> train(jobOpts), r -> {
+      Thread t = new Thread(r, "trainer");
+      t.setDaemon(true);
+      t.start();
+    });
+    while (!training.isDone()) {
+      gen.advanceTo(System.currentTimeMillis());
+      Thread.sleep(5);
+    }
+    trainingMs = System.currentTimeMillis() - trainingStartMs;
+    try {
+      trained = training.join();
+      releaseMs = System.currentTimeMillis();
+      var card = trained.card();
+      say("Model %s trained in %.1f s on %,d examples (validated on the latest %,d: AUC %.3f, log loss %.3f);"
+              + " ModelRelease published, the running job switches to it without a restart",
+          MODEL_VERSION, trainingMs / 1000.0, card.train().rows(), card.validation().rows(),
+          card.validationMetrics().auc(), card.validationMetrics().logLoss());
+    } catch (java.util.concurrent.CompletionException e) {
+      trainingFailure = String.valueOf(e.getCause());
+      say("Training failed (%s); phase 2 goes on with the heuristic", trainingFailure);
+    }
+    phase = "phase 2";
+    say("Phase 2: %s serves for %d s", trained == null ? "the heuristic" : MODEL_VERSION, phase2.toSeconds());
+    runUntil(gen, System.currentTimeMillis() + phase2.toMillis());
+  }
+
+  /** The train command itself, on the training-examples topic, publishing to model-releases. */
+  private TrainCommand.Outcome train(Map<String, String> jobOpts) {
+    List<String> args = new ArrayList<>(List.of("--from-topic", "--publish", "--version", MODEL_VERSION,
+        "--output", modelsDir.resolve(MODEL_VERSION).toString()));
+    jobOpts.forEach((k, v) -> {
+      args.add("--" + k);
+      args.add(v);
+    });
+    try {
+      return TrainCommand.run(args.toArray(String[]::new));
+    } catch (Exception e) {
+      throw new java.util.concurrent.CompletionException(e);
+    }
+  }
+
+  /**
+   * Heap in use, sampled every second: the peak used (garbage included) and the peak of what the
+   * last collection left (close to the live set).
+   */
+  private void sampleHeap(AtomicBoolean stopping) {
+    List<MemoryPoolMXBean> pools = ManagementFactory.getMemoryPoolMXBeans().stream()
+        .filter(p -> p.getType() == MemoryType.HEAP).toList();
+    while (!stopping.get()) {
+      peakHeapUsed = Math.max(peakHeapUsed, ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+      long afterGc = 0;
+      for (MemoryPoolMXBean p : pools) {
+        var u = p.getCollectionUsage();
+        afterGc += u == null ? 0 : u.getUsed();
+      }
+      peakHeapAfterGc = Math.max(peakHeapAfterGc, afterGc);
+      try {
+        Thread.sleep(1_000);
+      } catch (InterruptedException e) {
+        return;
       }
     }
   }
@@ -251,7 +378,10 @@ public final class LocalRun {
                 .incrementAndGet());
             if (s.getTrigger() == SlateTrigger.REQUEST) {
               requestSlates.incrementAndGet();
-              latenciesMs.add(now - s.getTriggerEventTimeMs());
+              stats.latency(now, s.getModelVersion(), now - s.getTriggerEventTimeMs());
+            }
+            if (firstModelSlateMs == 0 && releaseMs > 0 && MODEL_VERSION.equals(s.getModelVersion())) {
+              firstModelSlateMs = now;
             }
           } else if (r.topic().equals(config.topicTrainingExamples)) {
             TrainingExample e = examples.decode(r.value());
@@ -301,24 +431,32 @@ public final class LocalRun {
       }
       long now = System.currentTimeMillis();
       long events = gen.interactionsSent.get() + gen.requestsSent.get() + gen.garbageSent.get();
-      say("[%4ds] events in %,9d (%5.0f/s) | slates out %,8d | dead letters %,6d | request->slate p50 %s p99 %s",
-          (now - start) / 1000, events, (events - lastEvents) * 1000.0 / Math.max(1, now - lastAt),
-          slatesOut.get(), deadLettersOut.get(), pct(0.50), pct(0.99));
+      long[] recent = stats.latencies(null, lastAt);
+      StringBuilder likeRates = new StringBuilder();
+      for (String model : stats.models()) {
+        DemoStats.Tally t = stats.tally(model);
+        if (t.answers > 0) {
+          likeRates.append(likeRates.length() == 0 ? "" : ", ").append(String.format("%s %.1f%%", model,
+              100 * t.likeRate()));
+        }
+      }
+      say("[%4ds] %-8s | events in %,9d (%5.0f/s) | slates out %,8d | dead letters %,6d | request->slate p50 %s"
+              + " p99 %s | like rate %s",
+          (now - start) / 1000, phase, events, (events - lastEvents) * 1000.0 / Math.max(1, now - lastAt),
+          slatesOut.get(), deadLettersOut.get(), ms(DemoStats.quantile(recent, 0.5)),
+          ms(DemoStats.quantile(recent, 0.99)), likeRates.length() == 0 ? "-" : likeRates);
       lastEvents = events;
       lastAt = now;
     }
   }
 
+  /** A quantile of all request-to-slate latencies so far. */
   private String pct(double q) {
-    List<Long> copy;
-    synchronized (latenciesMs) {
-      copy = new ArrayList<>(latenciesMs);
-    }
-    if (copy.isEmpty()) {
-      return "-";
-    }
-    copy.sort(null);
-    return copy.get((int) Math.min(copy.size() - 1, Math.floor(q * copy.size()))) + " ms";
+    return ms(DemoStats.quantile(stats.latencies(null, Long.MIN_VALUE), q));
+  }
+
+  private static String ms(long v) {
+    return v < 0 ? "-" : v + " ms";
   }
 
   /** Per candidate source: items served (every slate read back) and liked (answers to a slate). */
@@ -386,6 +524,111 @@ public final class LocalRun {
     java.util.Optional.ofNullable(exampleSlate.get()).ifPresent(s ->
         say("  e.g. %s's slate (%s, %s): %s", s.getUserId(), s.getTrigger(), s.getModelVersion(),
             s.getItems().stream().limit(5).map(i -> i.getItemId() + String.format("(%.2f)", i.getScore())).toList()));
+    phaseSummary();
+  }
+
+  /** One row per model that served: its phase, answers, like rates, quick skips, latency. */
+  private List<String[]> phaseTable() {
+    List<String[]> rows = new ArrayList<>();
+    rows.add(new String[] {"phase (model)", "answers", "like rate", "truth-expected like rate", "quick-skip rate",
+        "request->slate p50", "p99"});
+    for (String model : stats.models()) {
+      DemoStats.Tally t = stats.tally(model);
+      long[] l = stats.latencies(model, Long.MIN_VALUE);
+      String name = model.equals(io.slatestream.ranking.HeuristicScorer.VERSION) ? "1 (" + model + ")"
+          : model.equals(MODEL_VERSION) ? "2 (" + model + ")" : model;
+      rows.add(new String[] {name, String.format("%,d", t.answers), percent(t.likeRate()),
+          percent(t.expectedLikeRate()), percent(t.quickSkipRate()), ms(DemoStats.quantile(l, 0.5)),
+          ms(DemoStats.quantile(l, 0.99))});
+    }
+    return rows;
+  }
+
+  private static String percent(double v) {
+    return Double.isNaN(v) ? "-" : String.format("%.1f%%", 100 * v);
+  }
+
+  /** The phases' like rates and the lift, or why there is none. */
+  private String lift() {
+    DemoStats.Tally h = stats.tally(io.slatestream.ranking.HeuristicScorer.VERSION);
+    DemoStats.Tally m = stats.tally(MODEL_VERSION);
+    if (h.answers == 0 || m.answers == 0) {
+      return trainingFailure != null ? "no lift measured: training failed (" + trainingFailure + ")"
+          : "no lift measured: only one model served answered slates";
+    }
+    // Phase 1 starts cold (no item statistics, no user history): its last minute is the fairer
+    // comparison, and is shown beside the whole phase.
+    DemoStats.Tally warm = new DemoStats.Tally();
+    long from = trainingStartMs - stats.startMs() - 60_000;
+    stats.overTime().forEach((bucket, byModel) -> {
+      DemoStats.Tally t = byModel.get(io.slatestream.ranking.HeuristicScorer.VERSION);
+      if (t != null && bucket >= from && bucket + DemoStats.BUCKET_MS <= trainingStartMs - stats.startMs()) {
+        warm.answers += t.answers;
+        warm.likes += t.likes;
+      }
+    });
+    return String.format("like rate %.1f%% -> %.1f%% (%+.1f%% relative, %+.1f points; phase 1's last minute %s);"
+            + " quick skips %.1f%% -> %.1f%%; truth-expected like rate %.1f%% -> %.1f%%", 100 * h.likeRate(),
+        100 * m.likeRate(), 100 * (m.likeRate() / h.likeRate() - 1), 100 * (m.likeRate() - h.likeRate()),
+        percent(warm.likeRate()), 100 * h.quickSkipRate(), 100 * m.quickSkipRate(), 100 * h.expectedLikeRate(),
+        100 * m.expectedLikeRate());
+  }
+
+  private String heap() {
+    return String.format("JVM heap: max %,d MiB; peak used %,d MiB (sampled each second); peak left after a"
+            + " collection %,d MiB", Runtime.getRuntime().maxMemory() >> 20, peakHeapUsed >> 20, peakHeapAfterGc >> 20);
+  }
+
+  private void phaseSummary() {
+    say("");
+    say("Phases (answers to served slates, by the model that ranked the slate)");
+    for (String[] row : phaseTable()) {
+      say("  %-22s %10s %10s %25s %16s %19s %9s", (Object[]) row);
+    }
+    if (trained != null) {
+      say("  %s: trained in %.1f s on %,d examples, validation AUC %.3f; first slate ranked by it %s", MODEL_VERSION,
+          trainingMs / 1000.0, trained.card().train().rows(), trained.card().validationMetrics().auc(),
+          firstModelSlateMs > 0 ? (firstModelSlateMs - releaseMs) + " ms after the release" : "not seen");
+    }
+    if (duration == null) {
+      say("  lift (phase 2 vs phase 1): %s", lift());
+    }
+    say("  %s", heap());
+  }
+
+  private void report() {
+    List<String> settings = new ArrayList<>(List.of(String.format(
+        "%,d users, %,d items in %d categories by %,d creators (+%.0f per minute), about %.0f events/s, seed %d,"
+            + " parallelism %d", world.users(), world.items(), world.categories(), world.creators(),
+        world.newItemsPerMinute(), world.eventsPerSecond(), world.seed(), parallelism)));
+    settings.add(duration == null
+        ? String.format("Phase 1 (heuristic) %d s, then training, then phase 2 (model) %d s", phase1.toSeconds(),
+            phase2.toSeconds())
+        : "A single heuristic run of " + (duration.isZero() ? "unbounded length" : duration.toSeconds() + " s"));
+    settings.add("Generated " + java.time.Instant.now());
+    List<String> notes = new ArrayList<>();
+    if (duration == null) {
+      notes.add("Lift (phase 2 vs phase 1): " + lift());
+      notes.add("The truth-expected like rate averages the simulator's true like probability over the items"
+          + " answered: the same comparison with less sampling noise.");
+      notes.add("The phases follow each other, so phase 2 also meets users and items with longer histories:"
+          + " compare the like rate over time below, not only the totals.");
+    }
+    if (trained != null) {
+      notes.add(String.format("%s: trained in %.1f s on %,d examples logged by the job in phase 1 (validation on the"
+              + " latest %,d: AUC %.3f); model and card in %s", MODEL_VERSION, trainingMs / 1000.0,
+          trained.card().train().rows(), trained.card().validation().rows(), trained.card().validationMetrics().auc(),
+          modelsDir.resolve(MODEL_VERSION)));
+    }
+    notes.add(heap());
+    try {
+      Path page = DemoReport.write(reportDir, stats, new DemoReport.RunInfo("slatestream local run", settings,
+          trainingStartMs, releaseMs, io.slatestream.ranking.HeuristicScorer.VERSION, MODEL_VERSION, notes),
+          phaseTable());
+      say("  report: %s", page.toAbsolutePath());
+    } catch (Exception | Error e) {
+      say("  report not written: %s", e);
+    }
   }
 
   private static void say(String fmt, Object... args) {

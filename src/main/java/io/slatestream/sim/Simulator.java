@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The closed loop's user side. Simulated users open sessions in their own rhythm, ask for a slate,
  * read the latest slate served to them from the top, and answer what they examine with a like, a
  * skip or a quick skip (each answer names the slate and the position, so the job can join it to
- * the served features); what they do not examine gets no answer. At the end of a slate they ask
- * for a fresh one. Sessions end sooner after skips in a row. New items are published while the
+ * the served features); what they do not examine gets no answer. At the end of a slate they go on
+ * with the latest one served to them, or ask for a fresh one if they have read that too. Sessions
+ * end sooner after skips in a row. New items are published while the
  * world runs, and a small share of garbage records shows the dead-letter path.
  *
  * <p>Time is simulated: {@link #advanceTo(long)} runs everything scheduled up to that instant, so a
@@ -59,7 +60,7 @@ public final class Simulator {
   }
 
   /** Steps per session the calibration assumes (the measured mean, opening request included). */
-  static final double STEPS_PER_SESSION = 5.5;
+  static final double STEPS_PER_SESSION = 4.5;
   static final long MAX_STEP_GAP_MS = 4_000;
   static final long MIN_STEP_GAP_MS = 250;
   /** How long a user waits for the slate they asked for before reading. */
@@ -221,40 +222,49 @@ public final class Simulator {
       state[u] = IN_SESSION;
       consecutiveSkips[u] = 0;
       waits[u] = 0;
+      reading[u] = null; // the app opens on the slate it is given now
       sessionsStarted.incrementAndGet();
       request(u, k, t);
       return t + REQUEST_WAIT_MS + r.nextInt(500);
     }
-    ServedSlate slate = slates.latest(u);
-    if (slate == null || slate.items().length == 0) {
-      // Nothing served yet: ask again once, then give up on this session.
-      if (waits[u]++ < 1) {
-        request(u, k, t);
-        return t + REQUEST_WAIT_MS + r.nextInt(500);
+    // A user reads the slate in front of them to its end; only then do they move on to the latest
+    // one the job served (which has meanwhile followed their answers), or ask for a fresh one.
+    ServedSlate slate = reading[u];
+    if (slate == null || cursor[u] >= slate.items().length) {
+      ServedSlate latest = slates.latest(u);
+      if (latest == null || latest.items().length == 0) {
+        // Nothing served yet: ask again once, then give up on this session.
+        if (waits[u]++ < 1) {
+          request(u, k, t);
+          return t + REQUEST_WAIT_MS + r.nextInt(500);
+        }
+        return endSession(u, t, r);
       }
-      return endSession(u, t, r);
-    }
-    waits[u] = 0;
-    if (reading[u] == null || !reading[u].slateId().equals(slate.slateId())) {
+      if (slate != null && latest.slateId().equals(slate.slateId())) {
+        // Read it all: a fresh slate, please; if that does not come either, the user leaves (a user
+        // does not hammer a lagging service, so a slow job is not sent ever more requests).
+        if (waits[u]++ < 1) {
+          request(u, k, t);
+          return t + REQUEST_WAIT_MS + r.nextInt(500);
+        }
+        return endSession(u, t, r);
+      }
+      slate = latest;
       reading[u] = slate;
       cursor[u] = 0;
     }
+    waits[u] = 0;
     int[] items = slate.items();
     int p = cursor[u];
-    boolean answered = false;
     for (; p < items.length; p++) {
       int item = items[p];
       if (item >= 0 && item < catalog.size() && r.nextDouble() < GroundTruth.examineProbability(p)) {
         answer(u, k, t, slate, p, item, r);
-        answered = true;
         p++;
         break;
       }
     }
     cursor[u] = (byte) Math.min(p, Byte.MAX_VALUE);
-    if (!answered) {
-      request(u, k, t); // scrolled past the end: a fresh slate
-    }
     double end = SESSION_END + SESSION_END_PER_SKIP * consecutiveSkips[u];
     if (r.nextDouble() < Math.min(0.6, end)) {
       return endSession(u, t, r);

@@ -15,27 +15,35 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The README's main command, as a newcomer runs it: LocalRun in its own JVM on the classpath of
- * `mvn -Plocal` (written by the build to target/local-run.classpath), not the test classpath.
- * It must start the broker and the job, show slates and dead letters, and end with its summary.
+ * `mvn -Plocal` (written by the build to target/local-run.classpath), not the test classpath, with
+ * short phases and a small world. It must start the broker and the job, show slates and dead
+ * letters, train a model on what the job logged in phase 1 and roll it out to the running job for
+ * phase 2, and end with its summary and a report.
  */
 class LocalRunITCase {
 
   @Test
-  void theLocalRunShowsSlatesFlowingAndGarbageDeadLetteredAndEndsWithASummary(@TempDir Path tmp) throws Exception {
+  void theDemoServesWithTheHeuristicThenWithTheModelItTrainedAndEndsWithASummaryAndAReport(@TempDir Path tmp)
+      throws Exception {
+    Path report = Path.of("target", "local-run", "report");
+    for (String f : List.of("index.html", "like-rate.png", "latency.png")) {
+      Files.deleteIfExists(report.resolve(f));
+    }
     String deps = Files.readString(Path.of("target", "local-run.classpath")).trim();
     String classpath = Path.of("target", "classes").toAbsolutePath() + File.pathSeparator + deps;
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process p = new ProcessBuilder(List.of(java, "-Xmx1g",
         "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=io.slatestream.avro",
         "-Dlog4j2.configurationFile=log4j2-local.properties", "-cp", classpath,
-        "io.slatestream.local.LocalRun", "--duration", "15s", "--users", "300", "--items", "200", "--rate", "200"))
+        "io.slatestream.local.LocalRun", "--phase1", "40s", "--phase2", "20s", "--users", "300", "--items", "200",
+        "--rate", "200", "--training.label-window", "15s"))
         .redirectErrorStream(true).start();
-    boolean ended = p.waitFor(4, TimeUnit.MINUTES);
+    boolean ended = p.waitFor(6, TimeUnit.MINUTES);
     if (!ended) {
       p.destroyForcibly();
     }
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(ended).as("ended within 4 minutes:%n%s", out).isTrue();
+    assertThat(ended).as("ended within 6 minutes:%n%s", out).isTrue();
     assertThat(p.exitValue()).as("exit code; output:%n%s", out).isZero();
     assertThat(out).contains("Broker up at 127.0.0.1:").contains("events in").contains("Summary");
 
@@ -81,6 +89,22 @@ class LocalRunITCase {
     assertThat(latency.find()).as("job latency histogram in:%n%s", out).isTrue();
     assertThat(Long.parseLong(latency.group(2))).isLessThanOrEqualTo(Long.parseLong(latency.group(3)));
     assertThat(Long.parseLong(latency.group(4).replace(",", ""))).isPositive();
+
+    assertThat(out).contains("Model demo-m1 trained").contains("ModelRelease published");
+    long heuristicAnswers = number(out, "1 \\(heuristic-v1\\)\\s+([\\d,]+)");
+    long modelAnswers = number(out, "2 \\(demo-m1\\)\\s+([\\d,]+)");
+    assertThat(heuristicAnswers).as("answers to slates the heuristic ranked").isPositive();
+    assertThat(modelAnswers).as("answers to slates the released model ranked, in the same running job").isPositive();
+    assertThat(out).containsPattern("first slate ranked by it \\d+ ms after the release")
+        .contains("lift (phase 2 vs phase 1): like rate");
+
+    String page = Files.readString(report.resolve("index.html"));
+    assertThat(page).contains("demo-m1").contains("heuristic-v1").contains("data:image/png;base64,");
+    for (String png : List.of("like-rate.png", "latency.png")) {
+      java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(report.resolve(png).toFile());
+      assertThat(image).as(png).isNotNull();
+      assertThat(image.getWidth()).as(png).isGreaterThan(400);
+    }
   }
 
   private static long optionalNumber(String out, String regex) {
