@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.NavigableSet;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * The catalog ordered by popularity, globally and per category, so a slate scores a bounded
@@ -97,12 +98,23 @@ public final class CandidateIndex {
    * first (ties by item id): however quiet the catalog, an old item is never "fresh".
    */
   public void freshest(int k, long notBeforeMs, Consumer<Candidate> sink) {
+    freshestWhile(k, notBeforeMs, c -> {
+      sink.accept(c);
+      return true;
+    });
+  }
+
+  /**
+   * As {@link #freshest(int, long, Consumer)}, stopping early once {@code visitor} returns false:
+   * a caller that wants a few items out of many candidates (most of which it skips) does not walk
+   * the rest.
+   */
+  public void freshestWhile(int k, long notBeforeMs, Predicate<Candidate> visitor) {
     int n = 0;
     for (Fresh f : fresh) {
-      if (n++ >= k || f.publishedMs() < notBeforeMs) {
+      if (n++ >= k || f.publishedMs() < notBeforeMs || !visitor.test(byId.get(f.itemId()))) {
         return;
       }
-      sink.accept(byId.get(f.itemId()));
     }
   }
 

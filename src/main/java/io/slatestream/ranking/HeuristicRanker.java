@@ -159,10 +159,17 @@ public final class HeuristicRanker implements Serializable {
     skip.addAll(excluded.ignoredItems());
     retrieved.forEach(r -> skip.add(r.candidate().itemId()));
     List<Retrieved> pool = new ArrayList<>();
-    index.freshest(poolSize + skip.size(), notBeforeMs, c -> {
-      if (pool.size() < poolSize && !skip.contains(c.itemId()) && !excluded.excludes(c)) {
+    if (poolSize <= 0) {
+      return pool;
+    }
+    // Walks at most poolSize + skipped items (enough whatever is skipped), and stops as soon as the
+    // pool is full: with hundreds of retrieved candidates in the skip set, most of the walk is
+    // otherwise wasted on every slate.
+    index.freshestWhile(poolSize + skip.size(), notBeforeMs, c -> {
+      if (!skip.contains(c.itemId()) && !excluded.excludes(c)) {
         pool.add(new Retrieved(c, CandidateSource.FRESH));
       }
+      return pool.size() < poolSize;
     });
     return pool;
   }

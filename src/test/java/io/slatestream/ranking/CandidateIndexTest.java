@@ -206,6 +206,23 @@ class CandidateIndexTest {
   }
 
   @Test
+  void aWalkOfTheFreshPoolStopsWhereTheVisitorSays() {
+    CandidateIndex idx = new CandidateIndex();
+    for (int i = 0; i < 10; i++) {
+      idx.put("i" + i, published("i" + i, 1_000 + i));
+    }
+    List<String> visited = new ArrayList<>();
+    idx.freshestWhile(8, Long.MIN_VALUE, c -> {
+      visited.add(c.itemId());
+      return !c.itemId().equals("i6");
+    });
+    assertThat(visited).containsExactly("i9", "i8", "i7", "i6");
+    visited.clear();
+    idx.freshestWhile(3, Long.MIN_VALUE, c -> visited.add(c.itemId()));
+    assertThat(visited).containsExactly("i9", "i8", "i7");
+  }
+
+  @Test
   void theOrderDoesNotDependOnInsertionOrder() {
     List<CatalogEntry> entries = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
