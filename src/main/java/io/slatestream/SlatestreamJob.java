@@ -6,7 +6,9 @@ import io.slatestream.io.KafkaIO;
 import java.time.Duration;
 import io.slatestream.topology.SlatestreamTopology;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExecutionOptions;
 import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,16 +34,25 @@ public final class SlatestreamJob {
 
   /**
    * Job-level settings that belong to the job rather than the cluster: no Kryo fallback ever (state
-   * must evolve), a checkpoint interval if the cluster sets none, the (masked) configuration
-   * visible in the web UI, and a refusal to start when exactly-once delivery cannot work with the
-   * checkpoint settings ({@link DeliveryCheck}).
+   * must evolve), a checkpoint interval and a network buffer timeout if the cluster sets none, the
+   * (masked) configuration visible in the web UI, and a refusal to start when exactly-once delivery
+   * cannot work with the checkpoint settings ({@link DeliveryCheck}).
    */
   public static void prepare(StreamExecutionEnvironment env, JobConfig config) {
+    // Read before this method configures anything: what the cluster (or the caller) set.
+    ReadableConfig given = env.getConfiguration();
+    boolean bufferTimeoutGiven = given.getOptional(ExecutionOptions.BUFFER_TIMEOUT).isPresent()
+        || given.getOptional(ExecutionOptions.BUFFER_TIMEOUT_ENABLED).isPresent();
     Configuration jobSettings = new Configuration();
     jobSettings.set(PipelineOptions.GENERIC_TYPES, false);
     env.configure(jobSettings);
     if (!env.getCheckpointConfig().isCheckpointingEnabled()) {
       env.enableCheckpointing(config.checkpointInterval.toMillis());
+    }
+    if (!bufferTimeoutGiven) {
+      // A slate is worth most when it is fresh: Flink's default of 100 ms per exchange, spent
+      // waiting for a buffer to fill at moderate rates, would dominate the event-to-slate latency.
+      env.setBufferTimeout(config.bufferTimeout.toMillis());
     }
     env.getConfig().setGlobalJobParameters(Configuration.fromMap(config.toMaskedMap()));
     var checkpoints = env.getCheckpointConfig();

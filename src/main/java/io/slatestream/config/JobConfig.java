@@ -81,6 +81,7 @@ public final class JobConfig implements Serializable {
   public final String jobName;
   public final int maxParallelism;
   public final Duration checkpointInterval;
+  public final Duration bufferTimeout;
 
   private JobConfig(Map<String, String> raw) {
     this.raw = Map.copyOf(raw);
@@ -134,6 +135,7 @@ public final class JobConfig implements Serializable {
     jobName = c.get(JobOptions.JOB_NAME);
     maxParallelism = c.get(JobOptions.MAX_PARALLELISM);
     checkpointInterval = c.get(JobOptions.CHECKPOINT_INTERVAL);
+    bufferTimeout = c.get(JobOptions.BUFFER_TIMEOUT);
     validate();
   }
 
@@ -167,6 +169,7 @@ public final class JobConfig implements Serializable {
     require(labelWindow.toMillis() > 0, JobOptions.LABEL_WINDOW, "must be positive");
     require(maxPendingSlates > 0, JobOptions.MAX_PENDING_SLATES, "must be positive");
     require(!slateDebounce.isNegative(), JobOptions.SLATE_DEBOUNCE, "must not be negative");
+    require(!bufferTimeout.isNegative(), JobOptions.BUFFER_TIMEOUT, "must not be negative (0 sends every record at once)");
   }
 
   private static void require(boolean ok, ConfigOption<?> option, String what) {

@@ -291,6 +291,14 @@ public final class JobOptions {
               "Checkpoint interval when the cluster configuration sets none. Kafka offsets and"
                   + " exactly-once transactions commit on checkpoints.");
 
+  public static final ConfigOption<Duration> BUFFER_TIMEOUT =
+      key("job.buffer-timeout").durationType().defaultValue(Duration.ofMillis(10))
+          .withDescription(
+              "Longest a record waits in a partly filled network buffer before it is sent to the next"
+                  + " task, when the cluster configuration sets no execution.buffer-timeout.interval."
+                  + " Flink's own default (100 ms) would be most of the latency between an event and"
+                  + " its slate at moderate rates.");
+
   /** Every option above, in declaration order. */
   public static List<ConfigOption<?>> all() {
     List<ConfigOption<?>> options = new ArrayList<>();

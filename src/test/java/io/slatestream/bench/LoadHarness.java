@@ -244,6 +244,7 @@ public final class LoadHarness {
       settings.set(PipelineOptions.GENERIC_TYPES, false);
       env.configure(settings);
       env.enableCheckpointing(config.checkpointInterval.toMillis());
+      env.setBufferTimeout(config.bufferTimeout.toMillis());
       PassThroughJob.define(env, config, passOutputs);
     }
     say("Flink: local cluster, parallelism %d, RocksDB, incremental checkpoints every %s, buffer timeout %d ms,"
