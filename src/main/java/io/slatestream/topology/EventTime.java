@@ -4,6 +4,7 @@ import io.slatestream.avro.DeadLetter;
 import java.io.Serializable;
 import java.time.Duration;
 import org.apache.flink.api.common.eventtime.BoundedOutOfOrdernessWatermarks;
+import org.apache.flink.api.common.eventtime.Watermark;
 
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
@@ -30,6 +31,26 @@ public final class EventTime {
             .withTimestampAssigner(
                 (e, kafkaTimestamp) -> e.isRight() ? timeOf.eventTimeMs(e.right()) : kafkaTimestamp);
     return idleness.isZero() ? s : s.withIdleness(idleness);
+  }
+
+  /**
+   * For a stream that must not hold back the event time of the operator it feeds: it declares its
+   * own event time finished at once, so a two-input operator's event time is that of its other
+   * input alone. Records keep flowing and keep their timestamps.
+   */
+  public static <T> WatermarkStrategy<T> notHoldingBack() {
+    return WatermarkStrategy.<T>forGenerator(ctx -> new NotHoldingBack<>())
+        .withTimestampAssigner((e, previous) -> previous);
+  }
+
+  static final class NotHoldingBack<T> implements WatermarkGenerator<T> {
+    @Override
+    public void onEvent(T event, long timestamp, WatermarkOutput output) {}
+
+    @Override
+    public void onPeriodicEmit(WatermarkOutput output) {
+      output.emitWatermark(new Watermark(Long.MAX_VALUE));
+    }
   }
 
   /** Bounded out-of-orderness over valid records; dead letters pass without effect. */

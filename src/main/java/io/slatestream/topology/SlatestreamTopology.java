@@ -124,7 +124,14 @@ public final class SlatestreamTopology {
     TypeInformation<RankerBroadcast> broadcastType = new AvroTypeInfo<>(RankerBroadcast.class);
     BroadcastStream<RankerBroadcast> catalog = items
         .map(i -> new RankerBroadcast(i.getItemId(), i)).returns(broadcastType).name("catalog update")
-        .union(itemStats.map(s -> new RankerBroadcast(s.getItemId(), s)).returns(broadcastType).name("stats update"),
+        .union(itemStats
+                // Statistics wait on the served-slates loop through Kafka. They are state, not time:
+                // without this, every ranker timer (debounce, label windows) would wait a round trip
+                // of the loop (a checkpoint interval with exactly-once delivery).
+                .assignTimestampsAndWatermarks(EventTime.<ItemStats>notHoldingBack())
+                .uid(Uids.STATS_EVENT_TIME)
+                .name("stats: no event-time hold")
+                .map(s -> new RankerBroadcast(s.getItemId(), s)).returns(broadcastType).name("stats update"),
             releases.map(r -> new RankerBroadcast(r.getVersion(), r)).returns(broadcastType).name("model release"))
         .broadcast(RankerFunction.CATALOG, RankerFunction.MODEL);
 

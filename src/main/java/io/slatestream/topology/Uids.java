@@ -21,6 +21,8 @@ public final class Uids {
   public static final String SERVED_ITEMS = "served-items";
   public static final String ITEM_STATS = "item-stats";
   public static final String RANKER = "ranker";
+  /** Stateless: keeps item statistics from holding back the ranker's event time. */
+  public static final String STATS_EVENT_TIME = "stats-event-time";
   public static final String SINK_RECOMMENDATIONS = "sink-recommendations";
   public static final String SINK_DEAD_LETTERS = "sink-dead-letters";
   public static final String SINK_TRAINING_EXAMPLES = "sink-training-examples";
