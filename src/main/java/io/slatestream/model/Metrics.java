@@ -57,6 +57,42 @@ public final class Metrics {
         return (positiveRankSum - positives * (positives + 1) / 2.0) / ((double) positives * negatives);
     }
 
+    /**
+     * NDCG@k of one ranked list: the items ordered by descending prediction (ties keep their given
+     * order), gain = label, discount = 1 / log2(rank + 1) with 1-based ranks, normalised by the DCG
+     * of the ideal order of the same labels.
+     *
+     * @return NDCG@k in [0, 1], or {@code NaN} when no label is positive (nothing to rank well)
+     * @throws IllegalArgumentException if a label is not 0 or 1, lengths differ or k &lt; 1
+     */
+    public static double ndcg(float[] predictions, float[] labels, int k) {
+        checkInputs(predictions, labels);
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be positive: " + k);
+        }
+        int n = predictions.length;
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Float.compare(predictions[b], predictions[a])); // stable
+        int positives = 0;
+        for (float l : labels) {
+            positives += l == 1f ? 1 : 0;
+        }
+        if (positives == 0) {
+            return Double.NaN;
+        }
+        double dcg = 0;
+        double ideal = 0;
+        for (int r = 0; r < Math.min(k, n); r++) {
+            double discount = 1.0 / (Math.log(r + 2) / Math.log(2));
+            dcg += labels[order[r]] * discount;
+            ideal += r < positives ? discount : 0;
+        }
+        return dcg / ideal;
+    }
+
     /** Mean negative log-likelihood; the observed class's probability is floored at {@link #LOG_LOSS_EPS}. */
     public static double logLoss(float[] predictions, float[] labels) {
         checkInputs(predictions, labels);

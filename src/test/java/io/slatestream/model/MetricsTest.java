@@ -19,6 +19,22 @@ class MetricsTest {
     }
 
     @Test
+    void ndcgOfAHandComputableCase() {
+        // ranked by score: labels 0, 1, 0, 1 -> DCG@4 = 1/log2(3) + 1/log2(5); ideal 1, 1, 0, 0 -> 1 + 1/log2(3)
+        float[] p = {0.7f, 0.1f, 0.9f, 0.8f};
+        float[] y = {0, 1, 0, 1};
+        double log2of3 = Math.log(3) / Math.log(2);
+        double log2of5 = Math.log(5) / Math.log(2);
+        assertThat(Metrics.ndcg(p, y, 10)).isCloseTo((1 / log2of3 + 1 / log2of5) / (1 + 1 / log2of3), within(1e-12));
+        // @2: only the first two ranks count
+        assertThat(Metrics.ndcg(p, y, 2)).isCloseTo((1 / log2of3) / (1 + 1 / log2of3), within(1e-12));
+        // the ideal order scores 1, no positive is undefined
+        assertThat(Metrics.ndcg(new float[] {0.2f, 0.9f}, new float[] {0, 1}, 10)).isEqualTo(1.0);
+        assertThat(Metrics.ndcg(new float[] {0.2f, 0.9f}, new float[] {0, 0}, 10)).isNaN();
+        assertThatThrownBy(() -> Metrics.ndcg(p, y, 0)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void aucCountsTiesAsOneHalf() {
         // positives {0.5, 0.9}, negatives {0.5, 0.2}: (0.5,0.5)=0.5, (0.5,0.2)=1, (0.9,*)=1+1 -> 3.5/4
         float[] p = {0.5f, 0.5f, 0.2f, 0.9f};

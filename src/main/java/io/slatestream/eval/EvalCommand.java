@@ -1,0 +1,62 @@
+package io.slatestream.eval;
+
+import io.slatestream.config.JobConfig;
+import io.slatestream.model.TrainerConfig;
+import io.slatestream.sim.SimSettings;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Prints the policy evaluation table (see {@link Evaluation}) and writes it to
+ * {@code --output DIR}/evaluation.md. Options: --users, --items, --seed, --events-per-second,
+ * --warmup-minutes, --eval-minutes, --holdout-fraction, --slate-size, --output; any other
+ * {@code --key value} is a job option (for example {@code --ranking.max-per-category 3}).
+ */
+public final class EvalCommand {
+  private EvalCommand() {}
+
+  public static void main(String[] args) throws Exception {
+    SimSettings sim = SimSettings.defaults().withUsers(3_000).withItems(2_000).withEventsPerSecond(200).withSeed(7);
+    long warmupMinutes = 30;
+    long evalMinutes = 20;
+    double holdout = 0.2;
+    int slateSize = -1;
+    Path output = Path.of("target", "eval");
+    Map<String, String> jobOptions = new LinkedHashMap<>();
+    // The local run's label window: answers to a slate come within seconds of serving it.
+    jobOptions.put("training.label-window", "30 s");
+    for (int i = 0; i < args.length; i++) {
+      String k = args[i];
+      if (!k.startsWith("--") || i + 1 >= args.length) {
+        throw new IllegalArgumentException("Expected --option value, got '" + k + "'");
+      }
+      String v = args[++i];
+      switch (k) {
+        case "--users" -> sim = sim.withUsers(Integer.parseInt(v));
+        case "--items" -> sim = sim.withItems(Integer.parseInt(v));
+        case "--seed" -> sim = sim.withSeed(Long.parseLong(v));
+        case "--events-per-second" -> sim = sim.withEventsPerSecond(Double.parseDouble(v));
+        case "--warmup-minutes" -> warmupMinutes = Long.parseLong(v);
+        case "--eval-minutes" -> evalMinutes = Long.parseLong(v);
+        case "--holdout-fraction" -> holdout = Double.parseDouble(v);
+        case "--slate-size" -> slateSize = Integer.parseInt(v);
+        case "--output" -> output = Path.of(v);
+        default -> jobOptions.put(k.substring(2), v);
+      }
+    }
+    JobConfig job = JobConfig.of(jobOptions);
+    Evaluation.Settings settings = new Evaluation.Settings(sim, warmupMinutes * 60_000, evalMinutes * 60_000,
+        slateSize > 0 ? slateSize : job.slateSize, holdout, job, TrainerConfig.defaults());
+    long started = System.nanoTime();
+    String table = Evaluation.markdown(new Evaluation(settings).run());
+    System.out.println();
+    System.out.print(table);
+    Files.createDirectories(output);
+    Path file = output.resolve("evaluation.md");
+    Files.writeString(file, table, StandardCharsets.UTF_8);
+    System.out.printf("%nWritten to %s in %.0f s%n", file, (System.nanoTime() - started) / 1e9);
+  }
+}
