@@ -125,11 +125,16 @@ public final class LocalStack implements AutoCloseable {
 
   /** A byte-array producer for the broker: callers encode with {@code AvroCodec}. */
   public KafkaProducer<byte[], byte[]> producer() {
+    return producer(5);
+  }
+
+  /** As {@link #producer()}, batching records for up to {@code lingerMs} (0: send at once). */
+  public KafkaProducer<byte[], byte[]> producer(int lingerMs) {
     Properties p = new Properties();
     p.put("bootstrap.servers", kafka.bootstrapServers());
     p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
     p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
-    p.put("linger.ms", "5");
+    p.put("linger.ms", Integer.toString(lingerMs));
     return new KafkaProducer<>(p);
   }
 
