@@ -81,7 +81,11 @@ final class JobMetrics {
    */
   Map<TopicPartition, Long> sourceOffsets() throws IOException, InterruptedException {
     Map<TopicPartition, Long> out = new TreeMap<>(java.util.Comparator.comparing(TopicPartition::toString));
-    for (String vertex : vertices().keySet()) {
+    for (Map.Entry<String, String> v : vertices().entrySet()) {
+      if (!v.getValue().startsWith("Source")) {
+        continue;
+      }
+      String vertex = v.getKey();
       List<String> ids = offsetIds.get(vertex);
       if (ids == null || ids.isEmpty()) {
         ids = new ArrayList<>();

@@ -123,6 +123,7 @@ public final class LoadHarness {
   private Admin admin;
   private KafkaProducer<byte[], byte[]> producer;
   private final Map<String, JobResult> results = new LinkedHashMap<>();
+  private CpuAccount cpu;
 
   public static void main(String[] args) throws Exception {
     LoadHarness h = new LoadHarness();
@@ -172,6 +173,7 @@ public final class LoadHarness {
         loadAverage());
     try (BrokerProcess broker = BrokerProcess.start(workDir.resolve("broker.log"))) {
       bootstrap = broker.bootstrapServers();
+      cpu = new CpuAccount(broker.pid());
       say("Broker (KRaft, own JVM %s, pid %d) at %s", BrokerProcess.JVM_OPTIONS, broker.pid(), bootstrap);
       admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
       producer = generatorProducer(bootstrap);
@@ -271,7 +273,7 @@ public final class LoadHarness {
     List<String> inputs = full
         ? List.of(config.topicInteractions, config.topicSlateRequests, config.topicRecommendations, config.topicItems)
         : List.copyOf(passOutputs.keySet());
-    Probe probe = new Probe(gen, reader, metrics, inputs);
+    Probe probe = new Probe(gen, reader, metrics, inputs, cpu);
     JobResult result = new JobResult(kind);
     try {
       say("JIT warm-up: %s at %,.0f events/s (discarded)", warmup, startRate);
@@ -279,8 +281,8 @@ public final class LoadHarness {
       sleep(warmup);
       probe.check();
 
-      say("%10s %10s %10s %12s %10s %14s %14s  %s", "offered/s", "achieved/s", "out/s", "lag slope/s", "lag end",
-          "src backpress.", "busiest task", "sustained");
+      say("%10s %10s %10s %12s %10s %14s %14s %9s  %s", "offered/s", "achieved/s", "out/s", "lag slope/s", "lag end",
+          "src backpress.", "busiest task", "CPU µs/ev", "sustained");
       double rate = startRate;
       double lastGood = 0;
       double failed = 0;
@@ -373,7 +375,7 @@ public final class LoadHarness {
   // ---------------------------------------------------------------------------------------------
   // State per active user
 
-  private static final Pattern ROCKSDB = Pattern.compile("rocksdb\\.(estimate-live-data-size|total-sst-files-size"
+  private static final Pattern ROCKSDB = Pattern.compile("rocksdb[._](estimate-live-data-size|total-sst-files-size"
       + "|estimate-num-keys|size-all-mem-tables)$");
 
   private StateSize stateSize(JobMetrics metrics, LoadGenerator gen) throws Exception {
@@ -393,7 +395,7 @@ public final class LoadHarness {
         + " (sent at least one interaction), %,d interactions in all:", active, gen.interactions.get());
     Map<String, double[]> byFamily = new java.util.TreeMap<>();
     m.forEach((id, v) -> {
-      java.util.regex.Matcher x = Pattern.compile("^(?:.*\\.)?([^.]+)\\.rocksdb\\.([a-z-]+)$").matcher(id);
+      java.util.regex.Matcher x = Pattern.compile("^(?:.*\\.)?([^.]+)\\.rocksdb[._]([a-z-]+)$").matcher(id);
       String family = x.matches() ? x.group(1) : id;
       String property = x.matches() ? x.group(2) : "";
       double[] row = byFamily.computeIfAbsent(family, k -> new double[4]);
@@ -416,7 +418,8 @@ public final class LoadHarness {
       sst += r[1];
     }
     if (m.isEmpty()) {
-      say("  (no RocksDB metrics reported: %s)", metrics.vertices().values());
+      say("  (no RocksDB metrics reported; metrics of the ranker like it: %s)",
+          metrics.metricsOf("ranker", Pattern.compile("(?i)rocks|live|sst|mem|keys")).keySet());
     }
     StateSize s = new StateSize(active, gen.interactions.get(), live, sst);
     say("  per active user: %,.0f bytes live data, %,.0f bytes of SST files", s.livePerUser(), s.sstPerUser());
@@ -428,17 +431,39 @@ public final class LoadHarness {
 
   /** What a step measured. */
   record StepResult(double offered, double achieved, double out, double lagSlope, long lagEnd,
-      double sourceBackPressure, String busiest, double busiestShare, boolean sustained, String why) {
+      double sourceBackPressure, String busiest, double busiestShare, Cpu cpu, boolean sustained, String why) {
     String row() {
-      return String.format(Locale.ROOT, "%,10.0f %,10.0f %,10.0f %,12.0f %,10d %13.1f%% %8s %4.0f%%  %s", offered,
-          achieved, out, lagSlope, lagEnd, 100 * sourceBackPressure, shortName(busiest), 100 * busiestShare,
-          sustained ? "yes" : "NO (" + why + ")");
+      return String.format(Locale.ROOT, "%,10.0f %,10.0f %,10.0f %,12.0f %,10d %13.1f%% %8s %4.0f%% %,9.0f  %s",
+          offered, achieved, out, lagSlope, lagEnd, 100 * sourceBackPressure, shortName(busiest), 100 * busiestShare,
+          cpu.microsPerEvent(), sustained ? "yes" : "NO (" + why + ")");
+    }
+  }
+
+  /** CPU time used in a window, per process and thread group, and the events sent in it. */
+  record Cpu(Map<String, Long> nanos, long events) {
+    /** Broker and this JVM together, per event sent. */
+    double microsPerEvent() {
+      return events == 0 ? 0 : (nanos.getOrDefault("broker", 0L) + nanos.getOrDefault("harness JVM", 0L))
+          / 1e3 / events;
+    }
+
+    double microsPerEvent(String entry) {
+      return events == 0 ? 0 : nanos.getOrDefault(entry, 0L) / 1e3 / events;
+    }
+
+    /** The entries using most CPU, with µs per event. */
+    String top(int n) {
+      return nanos.entrySet().stream()
+          .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+          .limit(n)
+          .map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey(), microsPerEvent(e.getKey())))
+          .collect(Collectors.joining(", "));
     }
   }
 
   /** One latency window at a fixed rate. */
   record Window(double offered, double achieved, double out, long lagEnd, double lagSlope,
-      Map<OutputReader.Kind, Histogram> latency) {
+      Map<OutputReader.Kind, Histogram> latency, Cpu cpu) {
     String row() {
       StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "achieved %,.0f/s, out %,.0f/s, lag %,d (slope %,.0f/s)",
           achieved, out, lagEnd, lagSlope));
@@ -448,6 +473,8 @@ public final class LoadHarness {
               h.getValueAtPercentile(50), h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue()));
         }
       });
+      b.append(String.format(Locale.ROOT, "%n    CPU µs per event: %.0f (broker + this JVM); most: %s", cpu.microsPerEvent(),
+          cpu.top(8)));
       return b.toString();
     }
   }
@@ -480,9 +507,11 @@ public final class LoadHarness {
     private final OutputReader reader;
     private final JobMetrics metrics;
     private final List<String> inputs;
+    private final CpuAccount cpu;
     private List<TopicPartition> partitions;
 
-    Probe(LoadGenerator gen, OutputReader reader, JobMetrics metrics, List<String> inputs) {
+    Probe(LoadGenerator gen, OutputReader reader, JobMetrics metrics, List<String> inputs, CpuAccount cpu) {
+      this.cpu = cpu;
       this.gen = gen;
       this.reader = reader;
       this.metrics = metrics;
@@ -546,13 +575,13 @@ public final class LoadHarness {
       if (sourceBp > 0.10) {
         why.add("sources back-pressured");
       }
-      return new StepResult(rate, m.achieved, m.out, m.lagSlope, m.lagEnd, sourceBp, busiest, busiestShare,
+      return new StepResult(rate, m.achieved, m.out, m.lagSlope, m.lagEnd, sourceBp, busiest, busiestShare, m.cpu,
           why.isEmpty(), String.join(", ", why));
     }
 
     Window window(Duration length) throws Exception {
       Measured m = measure(length);
-      return new Window(gen.rate(), m.achieved, m.out, m.lagEnd, m.lagSlope, m.latency);
+      return new Window(gen.rate(), m.achieved, m.out, m.lagEnd, m.lagSlope, m.latency, m.cpu);
     }
 
     /** Pauses the load and waits for the job to catch up. */
@@ -568,11 +597,12 @@ public final class LoadHarness {
     }
 
     private record Measured(double seconds, double achieved, double out, double lagSlope, long lagEnd,
-        Map<String, JobMetrics.TaskTimes> times, Map<OutputReader.Kind, Histogram> latency) {}
+        Map<String, JobMetrics.TaskTimes> times, Map<OutputReader.Kind, Histogram> latency, Cpu cpu) {}
 
     private Measured measure(Duration length) throws Exception {
       check();
       Map<String, JobMetrics.TaskTimes> t0 = metrics.taskTimes();
+      Map<String, Long> cpu0 = cpu.snapshot();
       reader.window();
       long start = System.nanoTime();
       long sent0 = gen.sent();
@@ -581,11 +611,14 @@ public final class LoadHarness {
       long end = start + length.toNanos();
       while (System.nanoTime() < end) {
         lags.add(new double[] {(System.nanoTime() - start) / 1e9, lag()});
-        Thread.sleep(Math.max(0, Math.min(1_000, (end - System.nanoTime()) / 1_000_000)));
+        // Every read of the REST metrics makes the cluster collect all of its metrics: sampled
+        // every 2 s, which is enough for the lag's trend and keeps the cost of watching small.
+        Thread.sleep(Math.max(0, Math.min(2_000, (end - System.nanoTime()) / 1_000_000)));
       }
       double seconds = (System.nanoTime() - start) / 1e9;
       long sent = gen.sent() - sent0;
       long out = reader.received() - out0;
+      Cpu used = new Cpu(CpuAccount.between(cpu0, cpu.snapshot()), sent);
       Map<OutputReader.Kind, Histogram> latency = reader.window();
       long lagEnd = lag();
       lags.add(new double[] {(System.nanoTime() - start) / 1e9, lagEnd});
@@ -593,7 +626,7 @@ public final class LoadHarness {
       Map<String, JobMetrics.TaskTimes> times = new LinkedHashMap<>();
       t1.forEach((v, t) -> times.put(v, t0.containsKey(v) ? t.minus(t0.get(v)) : t));
       check();
-      return new Measured(seconds, sent / seconds, out / seconds, slope(lags), lagEnd, times, latency);
+      return new Measured(seconds, sent / seconds, out / seconds, slope(lags), lagEnd, times, latency, used);
     }
   }
 
@@ -654,6 +687,17 @@ public final class LoadHarness {
         first = false;
       }
     }
+    int cores = Runtime.getRuntime().availableProcessors();
+    for (JobResult r : results.values()) {
+      if (r.windows.isEmpty()) {
+        continue;
+      }
+      double total = median(r.windows.stream().mapToDouble(w -> w.cpu().microsPerEvent()).toArray());
+      double broker = median(r.windows.stream().mapToDouble(w -> w.cpu().microsPerEvent("broker")).toArray());
+      say("%s: CPU per event at the latency load %.0f µs (broker %.0f, Flink + generator + reader JVM %.0f); %d cores"
+              + " fully used would carry at most about %,.0f events/s. Most CPU per event: %s", r.kind, total, broker,
+          total - broker, cores, total == 0 ? 0 : cores * 1e6 / total, r.windows.get(r.windows.size() / 2).cpu().top(6));
+    }
     JobResult pt = results.get(PASS_THROUGH);
     JobResult full = results.get(FULL);
     if (pt != null && full != null && pt.maxRate > 0) {
@@ -665,7 +709,7 @@ public final class LoadHarness {
           full.state.activeUsers(), full.state.interactions() / (double) Math.max(1, full.state.activeUsers()));
     }
     results.values().forEach(r -> say("load average during the %s latency windows: %s", r.kind, r.loadAverage));
-    say("Harness-only settings: broker in its own JVM %s; load generator producer: Kafka client defaults"
+    say("Harness-only settings: lag sampled every 2 s from the REST API; broker in its own JVM %s; load generator producer: Kafka client defaults"
         + " (linger.ms 5, acks all); output reader: %s; %d users, %d items, request share %.2f, seed %d;"
         + " step %s (first %s discarded), JIT warm-up %s, latency windows %d × %s; local Flink cluster managed"
         + " memory %s, metrics.fetcher.update-interval 1 s, RocksDB native size metrics on",
