@@ -53,7 +53,7 @@ final class LoadGenerator implements Runnable {
   private final long[] lastRequestMs;
   private final byte[] cursor;
   private final String[] reading;
-  private final BitSet interacted;
+  private final BitSet active;
   private final AvroCodec<Interaction> interactionCodec = AvroCodec.of(Interaction.class);
   private final AvroCodec<SlateRequest> requestCodec = AvroCodec.of(SlateRequest.class);
 
@@ -90,7 +90,7 @@ final class LoadGenerator implements Runnable {
     java.util.Arrays.fill(lastRequestMs, Long.MIN_VALUE / 2);
     cursor = new byte[users];
     reading = new String[users];
-    interacted = new BitSet(users);
+    active = new BitSet(users);
   }
 
   /** The id of the interaction of {@code user} at {@code eventTimeMs}. */
@@ -112,9 +112,12 @@ final class LoadGenerator implements Runnable {
     return interactions.get() + requests.get();
   }
 
-  /** Users who sent at least one interaction: the users with features in the job's state. */
+  /**
+   * Users who sent at least one event: the users with state in the ranker (a request alone leaves
+   * a slate awaiting its labels, an interaction the user's features).
+   */
   synchronized int activeUsers() {
-    return interacted.cardinality();
+    return active.cardinality();
   }
 
   void stop() {
@@ -158,6 +161,9 @@ final class LoadGenerator implements Runnable {
     }
     lastEventMs[u] = t;
     byte[] key = Population.userId(u).getBytes(StandardCharsets.UTF_8);
+    synchronized (this) {
+      active.set(u);
+    }
     Context context = new Context(world.population().device(u), "home");
     if (random.nextDouble() < requestShare && t - lastRequestMs[u] >= minRequestIntervalMs) {
       lastRequestMs[u] = t;
@@ -214,9 +220,6 @@ final class LoadGenerator implements Runnable {
     b.setItemId(Catalog.itemId(item));
     producer.send(new ProducerRecord<>(interactionsTopic, key, interactionCodec.encode(b.build())));
     interactions.incrementAndGet();
-    synchronized (this) {
-      interacted.set(u);
-    }
   }
 
   private int user() {

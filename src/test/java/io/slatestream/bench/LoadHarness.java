@@ -68,16 +68,17 @@ import org.apache.kafka.common.TopicPartition;
  * of {@code --step} (its first {@code --step-warmup} discarded) until a step is not sustained,
  * and from the last sustained rate by {@code --refine-factor} up to the failed one. A step is
  * sustained when the generator achieved 95 % of the offered rate, the consumer lag of the job's
- * input (end offsets against the source readers' current offsets, from the REST API) did not
- * grow across the step (least-squares slope at most 2 % of the rate) and stays under
- * {@code --max-lag} of input, and the source tasks were back-pressured less than 10 % of the time
- * (accumulated back-pressured time over the step). Then the rate is set to {@code --latency-load}
+ * input (end offsets against the source readers' current offsets, from the REST API, sampled
+ * every 2 s) did not grow across the step (a least-squares slope over 5 % of the rate with more
+ * than a second of input behind counts as growing: the REST values may be a second old) and stays
+ * under {@code --max-lag} of input, and the source tasks were back-pressured less than 10 % of the
+ * time (accumulated back-pressured time over the step). A first rate that fails is halved. Then the rate is set to {@code --latency-load}
  * of the maximum and, after a warm-up, {@code --repeats} windows of {@code --latency-window}
  * record the output rate and latency percentiles (exact, HdrHistogram); the table shows their
  * medians. Last, for the full job, the state per active user: with the load paused and a
  * checkpoint completed after it (RocksDB flushes its memtables for a checkpoint), the ranker's
  * RocksDB native metric {@code estimate-live-data-size} summed over its column families and
- * subtasks, divided by the users who sent at least one interaction.
+ * subtasks, divided by the users who sent at least one event.
  *
  * <p>Options: {@code --users 50000 --items 10000 --seed 42 --parallelism 2 --start-rate 2000
  * --step-factor 1.5 --refine-factor 1.15 --step 30s --step-warmup 10s --warmup 20s --max-lag 3s
@@ -291,6 +292,12 @@ public final class LoadHarness {
         result.steps.add(s);
         say("%s", s.row());
         if (!s.sustained()) {
+          if (lastGood == 0 && rate > 100) {
+            // Not even the first rate: start lower rather than report nothing.
+            probe.drain(Duration.ofMinutes(3));
+            rate /= 2;
+            continue;
+          }
           failed = rate;
           break;
         }
@@ -392,7 +399,8 @@ public final class LoadHarness {
     int active = gen.activeUsers();
     say("");
     say("Ranker state (RocksDB native metrics after a checkpoint, load paused), %,d active users"
-        + " (sent at least one interaction), %,d interactions in all:", active, gen.interactions.get());
+        + " (sent at least one event), %,d interactions and %,d requests in all:", active, gen.interactions.get(),
+        gen.requests.get());
     Map<String, double[]> byFamily = new java.util.TreeMap<>();
     m.forEach((id, v) -> {
       java.util.regex.Matcher x = Pattern.compile("^(?:.*\\.)?([^.]+)\\.rocksdb[._]([a-z-]+)$").matcher(id);
@@ -566,7 +574,9 @@ public final class LoadHarness {
       if (m.achieved < 0.95 * rate) {
         why.add("generator reached " + Math.round(100 * m.achieved / rate) + " %");
       }
-      if (m.lagSlope > 0.02 * rate) {
+      // The source offsets come from the REST API, up to a refresh interval old: a lag of about
+      // a second of input, and some wobble in its slope, is what keeping up looks like.
+      if (m.lagSlope > 0.05 * rate && m.lagEnd > rate) {
         why.add("lag growing");
       }
       if (m.lagEnd > rate * maxLag.toMillis() / 1000.0) {
