@@ -28,7 +28,8 @@ public final class CandidateIndex {
   private final NavigableSet<Candidate> global = new TreeSet<>(BY_POPULARITY);
   private final Map<String, NavigableSet<Candidate>> byCategory = new HashMap<>();
 
-  private record Fresh(long publishedMs, String itemId) {}
+  /** Carries its candidate, so a walk of the fresh pool needs no look-up per item. */
+  private record Fresh(long publishedMs, String itemId, Candidate candidate) {}
 
   private static final Comparator<Fresh> NEWEST_FIRST =
       Comparator.comparingLong(Fresh::publishedMs).reversed().thenComparing(Fresh::itemId);
@@ -48,14 +49,14 @@ public final class CandidateIndex {
     global.add(c);
     byCategory.computeIfAbsent(c.category(), k -> new TreeSet<>(BY_POPULARITY)).add(c);
     published.put(itemId, item.getPublishedTimeMs());
-    fresh.add(new Fresh(item.getPublishedTimeMs(), itemId));
+    fresh.add(new Fresh(item.getPublishedTimeMs(), itemId, c));
   }
 
   public void remove(String itemId) {
     Candidate old = byId.remove(itemId);
     Long publishedMs = published.remove(itemId);
     if (publishedMs != null) {
-      fresh.remove(new Fresh(publishedMs, itemId));
+      fresh.remove(new Fresh(publishedMs, itemId, null)); // the order ignores the candidate
     }
     if (old != null) {
       global.remove(old);
@@ -112,7 +113,7 @@ public final class CandidateIndex {
   public void freshestWhile(int k, long notBeforeMs, Predicate<Candidate> visitor) {
     int n = 0;
     for (Fresh f : fresh) {
-      if (n++ >= k || f.publishedMs() < notBeforeMs || !visitor.test(byId.get(f.itemId()))) {
+      if (n++ >= k || f.publishedMs() < notBeforeMs || !visitor.test(f.candidate())) {
         return;
       }
     }

@@ -102,26 +102,28 @@ public final class HeuristicRanker implements Serializable {
     // Seen and ignored items are filtered after retrieval, so each source fetches that many more:
     // a user who has seen a category's leaders still gets a full slate from it.
     int perSource = candidatesPerCategory + excluded.seenItems().size() + excluded.ignoredItems().size();
-    Map<String, CandidateSource> candidates = new LinkedHashMap<>();
+    // Each candidate is kept with the first source that proposed it (no second look-up in the index).
+    Map<String, Retrieved> candidates = new LinkedHashMap<>();
     if (requested != null) {
       for (String id : requested) {
-        if (index.get(id) != null) {
-          candidates.putIfAbsent(id, CandidateSource.REQUEST);
+        CandidateIndex.Candidate c = index.get(id);
+        if (c != null) {
+          candidates.putIfAbsent(id, new Retrieved(c, CandidateSource.REQUEST));
         }
       }
     }
     if (profile != null) {
       for (String category : ProfileUpdater.topCategories(profile, TOP_CATEGORIES)) {
         index.topInCategory(category, perSource,
-            c -> candidates.putIfAbsent(c.itemId(), CandidateSource.USER_CATEGORY));
+            c -> candidates.putIfAbsent(c.itemId(), new Retrieved(c, CandidateSource.USER_CATEGORY)));
       }
     }
-    index.topGlobal(perSource, c -> candidates.putIfAbsent(c.itemId(), CandidateSource.TRENDING_GLOBAL));
+    index.topGlobal(perSource,
+        c -> candidates.putIfAbsent(c.itemId(), new Retrieved(c, CandidateSource.TRENDING_GLOBAL)));
     List<Retrieved> out = new ArrayList<>(candidates.size());
-    for (Map.Entry<String, CandidateSource> en : candidates.entrySet()) {
-      CandidateIndex.Candidate c = index.get(en.getKey());
-      if (!excluded.excludes(c)) {
-        out.add(new Retrieved(c, en.getValue()));
+    for (Retrieved r : candidates.values()) {
+      if (!excluded.excludes(r.candidate())) {
+        out.add(r);
       }
     }
     return out;
