@@ -19,9 +19,9 @@ public final class EvalCommand {
   private EvalCommand() {}
 
   public static void main(String[] args) throws Exception {
-    SimSettings sim = SimSettings.defaults().withUsers(3_000).withItems(2_000).withEventsPerSecond(200).withSeed(7);
-    long warmupMinutes = 30;
-    long evalMinutes = 20;
+    SimSettings sim = SimSettings.defaults().withUsers(500).withItems(1_000).withEventsPerSecond(50).withSeed(7);
+    long warmupMinutes = 10;
+    long evalMinutes = 5;
     double holdout = 0.2;
     int slateSize = -1;
     Path output = Path.of("target", "eval");
