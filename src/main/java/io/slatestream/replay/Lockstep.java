@@ -5,6 +5,7 @@ import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.SlateRequest;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -119,7 +120,7 @@ public final class Lockstep {
     List<Timeline.Entry> feed = timeline.feed();
     List<Timeline.Target> targets = timeline.targets();
     boolean[] requested = new boolean[targets.size()];
-    Set<String> inCatalog = new java.util.HashSet<>();
+    Set<String> inCatalog = new HashSet<>();
     List<Evaluation> evaluations = new ArrayList<>();
     int fed = 0;
     int processed = 0;

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -61,7 +62,7 @@ public final class ReplayCommand {
 
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && args[0].equals("simulate")) {
-      SimulatedHistory.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      SimulatedHistory.main(Arrays.copyOfRange(args, 1, args.length));
       return;
     }
     run(System.out, args);

@@ -10,10 +10,13 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The replay's result: hit rate@k and NDCG@k of the job and of the popularity baseline over the
@@ -68,7 +71,7 @@ public final class ReplayReport {
     RankingMetrics.Mean ndcgDiff = new RankingMetrics.Mean();
     long reachable = 0;
     long refused = 0;
-    java.util.Set<Integer> withSeen = new java.util.HashSet<>();
+    Set<Integer> withSeen = new HashSet<>();
     for (Lockstep.Evaluation e : evaluations) {
       if (e.seenInJobSlate() > 0) {
         withSeen.add(e.target().index());
@@ -155,7 +158,7 @@ public final class ReplayReport {
     CsvSchema metrics = header(METRIC_COLUMNS);
     try (SequenceWriter w = csv.writer(metrics).writeValues(dir.resolve(METRICS_CSV).toFile())) {
       for (Row r : rows()) {
-        w.write(byName(METRIC_COLUMNS, java.util.Arrays.asList(r.ranker(), r.k(), r.likes(), number(r.hitRate()),
+        w.write(byName(METRIC_COLUMNS, Arrays.asList(r.ranker(), r.k(), r.likes(), number(r.hitRate()),
             number(r.hitRateCi95()), number(r.ndcg()), number(r.ndcgCi95()))));
       }
     }

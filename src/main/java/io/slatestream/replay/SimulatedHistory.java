@@ -1,6 +1,7 @@
 package io.slatestream.replay;
 
 import io.slatestream.avro.Interaction;
+import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.sim.OfflineServer;
@@ -9,6 +10,7 @@ import io.slatestream.sim.Simulator;
 import io.slatestream.sim.World;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -115,7 +117,7 @@ public final class SimulatedHistory {
           line(interactions, e.getUserId() + "," + e.getItemId() + "," + e.getType() + "," + e.getWatchTimeMs() + ","
               + e.getEventTimeMs());
           counts[0]++;
-          counts[1] += e.getType() == io.slatestream.avro.InteractionType.LIKE ? 1 : 0;
+          counts[1] += e.getType() == InteractionType.LIKE ? 1 : 0;
           server.interaction(e);
         }
 
@@ -159,7 +161,7 @@ public final class SimulatedHistory {
       w.write(text);
       w.write('\n');
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 }
