@@ -1,15 +1,14 @@
 package io.slatestream.eval;
 
 import io.slatestream.avro.Interaction;
-import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.SlateItem;
 import io.slatestream.avro.state.CatalogEntry;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.UserProfile;
 import io.slatestream.config.JobConfig;
-import io.slatestream.features.Decay;
 import io.slatestream.features.FeatureVectorBuilder;
+import io.slatestream.features.ItemStatistics;
 import io.slatestream.features.ProfileUpdater;
 import io.slatestream.model.GbdtModel;
 import io.slatestream.ranking.CandidateIndex;
@@ -48,7 +47,7 @@ public final class JobPolicy implements OfflineServer.Policy {
   private final Reranker reranker;
   private final FeatureVectorBuilder vectors;
   private final int positionFeature;
-  private final long itemHalfLifeMs;
+  private final ItemStatistics itemStatistics;
   private final long freshMaxAgeMs;
   private final CandidateIndex index = new CandidateIndex();
   private final Map<String, Item> items = new HashMap<>();
@@ -65,7 +64,7 @@ public final class JobPolicy implements OfflineServer.Policy {
         config.explorationShare, config.rerankSeed));
     this.vectors = new FeatureVectorBuilder(config);
     this.positionFeature = vectors.spec().names().indexOf(FeatureVectorBuilder.POSITION);
-    this.itemHalfLifeMs = config.itemHalfLife.toMillis();
+    this.itemStatistics = new ItemStatistics(config);
     this.freshMaxAgeMs = config.freshMaxAge.toMillis();
   }
 
@@ -98,33 +97,14 @@ public final class JobPolicy implements OfflineServer.Policy {
     features.resolve(p, items::get);
     features.apply(p, e, item);
 
-    long t = e.getEventTimeMs();
-    ItemStats s = current(e.getItemId(), t);
-    double w = Decay.factor(t, s.getAnchorMs(), itemHalfLifeMs);
-    if (e.getType() == InteractionType.LIKE) {
-      s.setLikes(s.getLikes() + w);
-    } else {
-      s.setSkips(s.getSkips() + w);
-      if (features.isQuickSkip(e)) {
-        s.setQuickSkips(s.getQuickSkips() + w);
-      }
-    }
+    ItemStats s = current(e.getItemId(), e.getEventTimeMs());
+    itemStatistics.answer(s, e);
     index.put(e.getItemId(), new CatalogEntry(item, s));
   }
 
   private ItemStats current(String itemId, long t) {
-    ItemStats s = stats.get(itemId);
-    if (s == null) {
-      s = new ItemStats(itemId, t, 0.0, 0.0, 0.0, 0.0);
-      stats.put(itemId, s);
-    } else if (t > s.getAnchorMs()) {
-      double f = Decay.factor(s.getAnchorMs(), t, itemHalfLifeMs);
-      s.setImpressions(s.getImpressions() * f);
-      s.setLikes(s.getLikes() * f);
-      s.setSkips(s.getSkips() * f);
-      s.setQuickSkips(s.getQuickSkips() * f);
-      s.setAnchorMs(t);
-    }
+    ItemStats s = itemStatistics.at(stats.get(itemId), itemId, t);
+    stats.put(itemId, s);
     return s;
   }
 
@@ -179,8 +159,7 @@ public final class JobPolicy implements OfflineServer.Policy {
         logged[k] = vectors.build(p, items.get(si.getItemId()), stats.get(si.getItemId()), si.getRank(), atMs);
       }
       heuristicScores[k] = heuristic.get(i).score();
-      ItemStats s = current(si.getItemId(), atMs);
-      s.setImpressions(s.getImpressions() + 1.0);
+      itemStatistics.impression(current(si.getItemId(), atMs), atMs);
     }
     onServed.accept(new Served(user, atMs, out, logged, heuristicScores));
     return out;

@@ -1,11 +1,10 @@
 package io.slatestream.functions;
 
 import io.slatestream.avro.Interaction;
-import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.ServedItem;
 import io.slatestream.config.JobConfig;
-import io.slatestream.features.Decay;
+import io.slatestream.features.ItemStatistics;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
@@ -37,18 +36,16 @@ import org.apache.flink.util.Collector;
 public final class ItemStatsFunction extends KeyedCoProcessFunction<String, Interaction, ServedItem, ItemStats> {
   private static final long serialVersionUID = 1L;
 
-  private final long halfLifeMs;
+  private final ItemStatistics arithmetic;
   private final long intervalMs;
-  private final long quickSkipMs;
   private final JobConfig config;
 
   private transient ValueState<ItemStats> stats;
   private transient ValueState<Long> pendingEmit;
 
   public ItemStatsFunction(JobConfig config) {
-    this.halfLifeMs = config.itemHalfLife.toMillis();
+    this.arithmetic = new ItemStatistics(config);
     this.intervalMs = Math.max(1, config.itemStatsInterval.toMillis());
-    this.quickSkipMs = config.quickSkipThreshold.toMillis();
     this.config = config;
   }
 
@@ -78,16 +75,8 @@ public final class ItemStatsFunction extends KeyedCoProcessFunction<String, Inte
   @Override
   public void processElement1(Interaction e, Context ctx, Collector<ItemStats> out) throws Exception {
     long t = e.getEventTimeMs();
-    ItemStats s = current(e.getItemId(), t);
-    double w = Decay.factor(t, s.getAnchorMs(), halfLifeMs);
-    if (e.getType() == InteractionType.LIKE) {
-      s.setLikes(s.getLikes() + w);
-    } else {
-      s.setSkips(s.getSkips() + w);
-      if (e.getWatchTimeMs() < quickSkipMs) {
-        s.setQuickSkips(s.getQuickSkips() + w);
-      }
-    }
+    ItemStats s = arithmetic.at(stats.value(), e.getItemId(), t);
+    arithmetic.answer(s, e);
     update(s, t, ctx);
   }
 
@@ -95,26 +84,9 @@ public final class ItemStatsFunction extends KeyedCoProcessFunction<String, Inte
   @Override
   public void processElement2(ServedItem served, Context ctx, Collector<ItemStats> out) throws Exception {
     long t = served.getServedTimeMs();
-    ItemStats s = current(served.getItemId(), t);
-    s.setImpressions(s.getImpressions() + Decay.factor(t, s.getAnchorMs(), halfLifeMs));
+    ItemStats s = arithmetic.at(stats.value(), served.getItemId(), t);
+    arithmetic.impression(s, t);
     update(s, t, ctx);
-  }
-
-  /** The item's statistics, expressed at {@code t} if that is later than their anchor. */
-  private ItemStats current(String itemId, long t) throws Exception {
-    ItemStats s = stats.value();
-    if (s == null) {
-      return new ItemStats(itemId, t, 0.0, 0.0, 0.0, 0.0);
-    }
-    if (t > s.getAnchorMs()) {
-      double f = Decay.factor(s.getAnchorMs(), t, halfLifeMs);
-      s.setImpressions(s.getImpressions() * f);
-      s.setLikes(s.getLikes() * f);
-      s.setSkips(s.getSkips() * f);
-      s.setQuickSkips(s.getQuickSkips() * f);
-      s.setAnchorMs(t);
-    }
-    return s;
   }
 
   private void update(ItemStats s, long t, Context ctx) throws Exception {
