@@ -83,7 +83,9 @@ import org.apache.kafka.common.TopicPartition;
  * <p>Options: {@code --users 50000 --items 10000 --seed 42 --parallelism 2 --start-rate 2000
  * --step-factor 1.5 --refine-factor 1.15 --step 30s --step-warmup 10s --warmup 20s --max-lag 3s
  * --latency-load 0.5 --latency-window 30s --repeats 3 --request-share 0.2 --jobs pass-through,full
- * --max-rate 200000}; any other {@code --key value} is a job option (see the README), for both jobs.
+ * --max-rate 1000000}, and {@code --latency-rate N} to measure latency at N events/s instead of a
+ * share of the maximum; any other {@code --key value} is a job option (see the README), for both
+ * jobs.
  */
 public final class LoadHarness {
   public static final String COMMAND =
@@ -106,7 +108,8 @@ public final class LoadHarness {
   private double startRate = 2_000;
   private double stepFactor = 1.5;
   private double refineFactor = 1.15;
-  private double maxRate = 200_000;
+  private double maxRate = 1_000_000;
+  private double latencyRate = 0;
   private Duration step = Duration.ofSeconds(30);
   private Duration stepWarmup = Duration.ofSeconds(10);
   private Duration warmup = Duration.ofSeconds(20);
@@ -154,6 +157,7 @@ public final class LoadHarness {
         case "warmup" -> warmup = TimeUtils.parseDuration(v);
         case "max-lag" -> maxLag = TimeUtils.parseDuration(v);
         case "latency-load" -> latencyLoad = Double.parseDouble(v);
+        case "latency-rate" -> latencyRate = Double.parseDouble(v);
         case "latency-window" -> latencyWindow = TimeUtils.parseDuration(v);
         case "repeats" -> repeats = Integer.parseInt(v);
         case "request-share" -> requestShare = Double.parseDouble(v);
@@ -304,6 +308,9 @@ public final class LoadHarness {
         lastGood = rate;
         rate *= stepFactor;
       }
+      if (failed == 0) {
+        say("  (stopped at --max-rate %,.0f: the maximum is at least %,.0f events/s)", maxRate, lastGood);
+      }
       if (failed > 0 && lastGood > 0) {
         probe.drain(Duration.ofMinutes(3));
         for (double r = lastGood * refineFactor; r < failed * 0.99; r *= refineFactor) {
@@ -323,9 +330,10 @@ public final class LoadHarness {
       }
       probe.drain(Duration.ofMinutes(3));
 
-      double load = lastGood * latencyLoad;
-      say("Latency at %.0f %% of %,.0f = %,.0f events/s: %s warm-up, %d × %s (load average %s)", latencyLoad * 100,
-          lastGood, load, stepWarmup, repeats, latencyWindow, loadAverage());
+      double load = latencyRate > 0 ? latencyRate : lastGood * latencyLoad;
+      result.latencyRate = load;
+      say("Latency at %,.0f events/s (%.0f %% of %,.0f): %s warm-up, %d × %s (load average %s)", load,
+          100 * load / lastGood, lastGood, stepWarmup, repeats, latencyWindow, loadAverage());
       gen.rate(load);
       sleep(stepWarmup);
       result.loadAverage = loadAverage();
@@ -344,6 +352,7 @@ public final class LoadHarness {
       genThread.join(10_000);
       producer.flush();
       job.cancel().get(1, TimeUnit.MINUTES);
+      deleteRecursively(checkpoints);
       reader.stop();
       readerThread.join(10_000);
       if (gen.failure() != null) {
@@ -502,6 +511,7 @@ public final class LoadHarness {
     final List<StepResult> steps = new ArrayList<>();
     final List<Window> windows = new ArrayList<>();
     double maxRate;
+    double latencyRate;
     String loadAverage = "";
     StateSize state;
 
@@ -688,7 +698,7 @@ public final class LoadHarness {
         List<Histogram> hs = e.getValue();
         say("| %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %,d |", first ? r.kind : "",
             first ? String.format(Locale.ROOT, "%,.0f", r.maxRate) : "",
-            first ? String.format(Locale.ROOT, "%,.0f/s (%.0f %%)", r.maxRate * latencyLoad, latencyLoad * 100) : "",
+            first ? String.format(Locale.ROOT, "%,.0f/s (%.0f %%)", r.latencyRate, 100 * r.latencyRate / r.maxRate) : "",
             first ? String.format(Locale.ROOT, "%,.0f", out) : "", label(e.getKey()),
             median(hs.stream().mapToDouble(h -> h.getValueAtPercentile(50)).toArray()),
             median(hs.stream().mapToDouble(h -> h.getValueAtPercentile(99)).toArray()),
@@ -759,6 +769,14 @@ public final class LoadHarness {
       return f[0] + " " + f[1] + " " + f[2];
     } catch (IOException e) {
       return "unknown";
+    }
+  }
+
+  private static void deleteRecursively(Path dir) {
+    try (var paths = Files.walk(dir)) {
+      paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException e) {
+      // a leftover checkpoint directory under target/ is harmless
     }
   }
 
