@@ -36,15 +36,27 @@ public final class CandidateIndex {
   private final NavigableSet<Fresh> fresh = new TreeSet<>(NEWEST_FIRST);
   private final Map<String, Long> published = new HashMap<>();
 
+  /**
+   * One instance per category name in use. Every update of an item arrives as a freshly
+   * deserialized copy whose strings have no cached hash yet; candidates that keep the long-lived
+   * instances (of their category, and of their own id from the item's first entry) are hashed once,
+   * not on every slate that looks them up (a profile showed that hashing as a tenth of a slate).
+   */
+  private final Map<String, String> categoryNames = new HashMap<>();
+
   /** Adds, updates or (for a deleted or stats-only entry) removes one item. */
   public void put(String itemId, CatalogEntry entry) {
+    Candidate previous = byId.get(itemId);
     remove(itemId);
     Item item = entry == null ? null : entry.getItem();
     if (item == null || item.getDeleted()) {
       return;
     }
-    Candidate c = new Candidate(itemId, item.getCategory(), item.getCreatorId(),
-        HeuristicScorer.popularity(entry.getStats()));
+    if (previous != null) {
+      itemId = previous.itemId();
+    }
+    Candidate c = new Candidate(itemId, categoryNames.computeIfAbsent(item.getCategory(), k -> k),
+        item.getCreatorId(), HeuristicScorer.popularity(entry.getStats()));
     byId.put(itemId, c);
     global.add(c);
     byCategory.computeIfAbsent(c.category(), k -> new TreeSet<>(BY_POPULARITY)).add(c);
@@ -64,6 +76,7 @@ public final class CandidateIndex {
       cat.remove(old);
       if (cat.isEmpty()) {
         byCategory.remove(old.category());
+        categoryNames.remove(old.category());
       }
     }
   }
