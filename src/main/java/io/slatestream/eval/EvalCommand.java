@@ -1,6 +1,8 @@
 package io.slatestream.eval;
 
 import io.slatestream.config.JobConfig;
+import io.slatestream.features.FeatureVectorBuilder;
+import io.slatestream.model.ExampleSelection;
 import io.slatestream.model.TrainerConfig;
 import io.slatestream.sim.SimSettings;
 import java.nio.charset.StandardCharsets;
@@ -12,7 +14,7 @@ import java.util.Map;
 /**
  * Prints the policy evaluation table (see {@link Evaluation}) and writes it to
  * {@code --output DIR}/evaluation.md. Options: --users, --items, --seed, --events-per-second,
- * --warmup-minutes, --eval-minutes, --holdout-fraction, --slate-size, --output; any other
+ * --warmup-minutes, --eval-minutes, --holdout-fraction, --slate-size, --examples (answered or all), --output; any other
  * {@code --key value} is a job option (for example {@code --ranking.max-per-category 3}).
  */
 public final class EvalCommand {
@@ -24,6 +26,7 @@ public final class EvalCommand {
     long evalMinutes = 5;
     double holdout = 0.2;
     int slateSize = -1;
+    ExampleSelection selection = ExampleSelection.ANSWERED;
     Path output = Path.of("target", "eval");
     Map<String, String> jobOptions = new LinkedHashMap<>();
     // The local run's label window: answers to a slate come within seconds of serving it.
@@ -44,12 +47,14 @@ public final class EvalCommand {
         case "--holdout-fraction" -> holdout = Double.parseDouble(v);
         case "--slate-size" -> slateSize = Integer.parseInt(v);
         case "--output" -> output = Path.of(v);
+        case "--examples" -> selection = ExampleSelection.parse(v);
         default -> jobOptions.put(k.substring(2), v);
       }
     }
     JobConfig job = JobConfig.of(jobOptions);
     Evaluation.Settings settings = new Evaluation.Settings(sim, warmupMinutes * 60_000, evalMinutes * 60_000,
-        slateSize > 0 ? slateSize : job.slateSize, holdout, job, TrainerConfig.defaults());
+        slateSize > 0 ? slateSize : job.slateSize, holdout, job,
+        TrainerConfig.defaults().withMonotone(FeatureVectorBuilder.monotone()), selection);
     long started = System.nanoTime();
     String table = Evaluation.markdown(new Evaluation(settings).run());
     System.out.println();

@@ -6,6 +6,7 @@ import io.slatestream.avro.Item;
 import io.slatestream.avro.SlateRequest;
 import io.slatestream.config.JobConfig;
 import io.slatestream.features.FeatureSpec;
+import io.slatestream.model.ExampleSelection;
 import io.slatestream.model.GbdtModel;
 import io.slatestream.model.Metrics;
 import io.slatestream.model.ModelTrainer;
@@ -37,9 +38,10 @@ import java.util.function.BiFunction;
  *
  * <p>The heuristic's warm-up is also the training log: every served slate that got at least one
  * answer is logged, one example per item with the vector the job's {@link
- * io.slatestream.features.FeatureVectorBuilder} gives at the served position and label 1 for a like
- * (skips, quick skips and items left unanswered are 0, as in the job's log). Slates served in the
- * last label window of the warm-up are left out. The log is split by time: the GBDT is trained by
+ * io.slatestream.features.FeatureVectorBuilder} gives at the served position and label 1 for a like,
+ * 0 for a skip or quick skip. Items left unanswered are rows only with {@link ExampleSelection#ALL}
+ * (as 0), the way the train command selects from the job's log. Slates served in the last label
+ * window of the warm-up are left out. The log is split by time: the GBDT is trained by
  * {@link ModelTrainer} on the earlier part and serves the evaluation period; every policy's scorer
  * is measured on the later part (the holdout).
  *
@@ -59,7 +61,7 @@ public final class Evaluation {
   public static final List<String> POLICIES = List.of("random", "popularity", "heuristic", "gbdt", "oracle");
 
   public record Settings(SimSettings sim, long warmupMs, long evalMs, int slateSize, double holdoutFraction,
-      JobConfig job, TrainerConfig trainer) {}
+      JobConfig job, TrainerConfig trainer, ExampleSelection selection) {}
 
   public record Online(long impressions, double likeRate, double quickSkipRate, long slates, double coverage,
       double diversity) {}
@@ -82,15 +84,42 @@ public final class Evaluation {
     final long atMs;
     final float[][] vectors;
     final float[] labels;
+    final boolean[] answered; // per position: the user examined the item and answered it
     final float[][] scores; // [scorer][position], scorers in POLICIES order (gbdt filled later)
     final int[] items;
-    boolean answered;
+    boolean anyAnswer;
+
+    /** The same slate reduced to the positions the user answered. */
+    Logged answeredOnly() {
+      int n = 0;
+      for (boolean a : answered) {
+        n += a ? 1 : 0;
+      }
+      int[] keptItems = new int[n];
+      float[][] keptVectors = new float[n][];
+      Logged out = new Logged(atMs, keptItems, keptVectors);
+      for (int k = 0, j = 0; k < items.length; k++) {
+        if (answered[k]) {
+          keptItems[j] = items[k];
+          keptVectors[j] = vectors[k];
+          out.labels[j] = labels[k];
+          out.answered[j] = true;
+          for (int sc = 0; sc < scores.length; sc++) {
+            out.scores[sc][j] = scores[sc][k];
+          }
+          j++;
+        }
+      }
+      out.anyAnswer = anyAnswer;
+      return out;
+    }
 
     Logged(long atMs, int[] items, float[][] vectors) {
       this.atMs = atMs;
       this.items = items;
       this.vectors = vectors;
       this.labels = new float[items.length];
+      this.answered = new boolean[items.length];
       this.scores = new float[POLICIES.size()][items.length];
     }
   }
@@ -291,7 +320,8 @@ public final class Evaluation {
       }
       Logged l = pending.get(slate.slateId());
       if (l != null && t < switchMs) {
-        l.answered = true;
+        l.anyAnswer = true;
+        l.answered[position] = true;
         l.labels[position] = answer == Simulator.Answer.LIKE ? 1f : 0f;
       }
     });
@@ -309,8 +339,8 @@ public final class Evaluation {
             break;
           }
           it.remove();
-          if (l.answered && l.atMs <= switchMs - labelWindowMs) {
-            log.add(l);
+          if (l.anyAnswer && l.atMs <= switchMs - labelWindowMs) {
+            log.add(s.selection() == ExampleSelection.ALL ? l : l.answeredOnly());
           }
         }
       }

@@ -74,6 +74,22 @@ public final class FeatureVectorBuilder implements Serializable {
   }
 
   /**
+   * What a like can only rise (+1) or fall (-1) with, the other features held: affinity to the
+   * item's category and creator, the item's like rate up, its quick-skip rate and its age down.
+   * The trainer passes these to XGBoost as monotone constraints, so a model learned from one
+   * policy's log cannot turn them around for candidates that policy never served.
+   */
+  public static java.util.Map<String, Integer> monotone() {
+    return java.util.Map.of(
+        "user.category_affinity", 1,
+        "user.creator_affinity", 1,
+        "user.category_affinity_share", 1,
+        "item.like_rate", 1,
+        "item.quick_skip_rate", -1,
+        "item.age_hours", -1);
+  }
+
+  /**
    * Writes the features of {@code item} for {@code user} at {@code atMs} into {@code out} from
    * {@code offset}; {@code user} may be null (a cold user).
    */

@@ -65,6 +65,12 @@ public final class ModelTrainer {
                 throw new IllegalArgumentException("feature names must be non-blank and unique: " + name);
             }
         }
+        for (String name : config.monotone().keySet()) {
+            if (!seen.contains(name)) {
+                throw new IllegalArgumentException("monotone constraint on " + name + ", which is not a feature of "
+                        + featureSpecId);
+            }
+        }
     }
 
     public List<String> featureNames() {
@@ -95,6 +101,14 @@ public final class ModelTrainer {
         // Read by XGBoost4J's training loop only: print every round, or never. It must be the
         // String "false" (a Boolean is not recognized and would leave printing on).
         p.put("verbose_eval", config.verbose() ? "1" : "false");
+        if (config.monotone().values().stream().anyMatch(d -> d != 0)) {
+            // XGBoost's form: one direction per column, in column order.
+            StringBuilder c = new StringBuilder("(");
+            for (int i = 0; i < featureNames.size(); i++) {
+                c.append(i == 0 ? "" : ",").append(config.monotone().getOrDefault(featureNames.get(i), 0));
+            }
+            p.put("monotone_constraints", c.append(')').toString());
+        }
         return p;
     }
 

@@ -1,10 +1,10 @@
 package io.slatestream.train;
 
-import io.slatestream.avro.Label;
 import io.slatestream.avro.ModelRelease;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.config.JobConfig;
 import io.slatestream.features.FeatureVectorBuilder;
+import io.slatestream.model.ExampleSelection;
 import io.slatestream.model.ModelCard;
 import io.slatestream.model.ModelTrainer;
 import io.slatestream.model.TrainerConfig;
@@ -43,11 +43,14 @@ import org.apache.kafka.common.TopicPartition;
  *   --version V               model version (default: m-&lt;UTC time&gt;)
  *   --publish                 send a ModelRelease for the written model to topic.model-releases
  *   --validation-fraction F   latest share of examples, by served time, held out (default 0.2)
- *   --max-rounds N --early-stopping N --max-depth N --eta X --seed N
+ *   --max-rounds N --early-stopping N --max-depth N --eta X --min-child-weight X --seed N
+ *   --examples answered|all   which impressions are rows (default answered, see ExampleSelection)
+ *   --monotone true|false     the feature builder's monotone constraints (default true)
  *   --&lt;job option&gt; VALUE      e.g. --kafka.bootstrap.servers, --features.half-lives (must match the job's)
  * </pre>
  *
- * Labels: LIKE is positive; SKIP, QUICK_SKIP and NO_ACTION are negative. Examples served within
+ * Labels: LIKE is positive; SKIP and QUICK_SKIP are negative; NO_ACTION (never answered) is left
+ * out unless {@code --examples all} makes it negative too. Examples served within
  * {@code training.label-window} of the newest are left out (their silences are not labelled yet). Examples must all carry
  * the feature spec of the job configuration given here; anything else is refused, because a model
  * learned on other columns would be refused by the job anyway.
@@ -75,7 +78,8 @@ public final class TrainCommand {
     boolean publish = false;
     Path output = null;
     String version = "m-" + Instant.now().toString().replaceAll("[:.]", "").replace("T", "-");
-    TrainerConfig t = TrainerConfig.defaults();
+    TrainerConfig t = TrainerConfig.defaults().withMonotone(FeatureVectorBuilder.monotone());
+    ExampleSelection selection = ExampleSelection.ANSWERED;
     Map<String, String> jobOptions = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
       String k = args[i];
@@ -96,7 +100,10 @@ public final class TrainCommand {
             case "--early-stopping" -> t = t.withEarlyStoppingRounds(Integer.parseInt(v));
             case "--max-depth" -> t = t.withMaxDepth(Integer.parseInt(v));
             case "--eta" -> t = t.withEta(Double.parseDouble(v));
+            case "--min-child-weight" -> t = t.withMinChildWeight(Double.parseDouble(v));
             case "--seed" -> t = t.withSeed(Long.parseLong(v));
+            case "--examples" -> selection = ExampleSelection.parse(v);
+            case "--monotone" -> t = t.withMonotone(parseBoolean(k, v) ? FeatureVectorBuilder.monotone() : Map.of());
             default -> jobOptions.put(k.substring(2), v);
           }
         }
@@ -124,7 +131,12 @@ public final class TrainCommand {
     }
 
     examples = completeWindowsOnly(examples, config.labelWindow.toMillis());
-    try (TrainingResult result = new ModelTrainer(spec.spec().names(), spec.spec().id(), t).train(toRows(examples))) {
+    List<ModelTrainer.Example> rows = toRows(examples, selection);
+    if (rows.isEmpty()) {
+      throw new IllegalArgumentException("None of the " + examples.size() + " examples is a training row with --examples "
+          + selection + " (no impression was answered)");
+    }
+    try (TrainingResult result = new ModelTrainer(spec.spec().names(), spec.spec().id(), t).train(rows)) {
       String sha = result.writeModel(output, version);
       Path modelFile = output.resolve(TrainingResult.MODEL_FILE).toAbsolutePath();
       ModelCard card = result.card(version, sha);
@@ -153,15 +165,25 @@ public final class TrainCommand {
     return kept;
   }
 
-  /** One row per example, at its served time; the label is 1 for a like. */
-  static List<ModelTrainer.Example> toRows(List<TrainingExample> examples) {
+  private static boolean parseBoolean(String option, String v) {
+    if (!v.equals("true") && !v.equals("false")) {
+      throw new IllegalArgumentException(option + " takes true or false, not '" + v + "'");
+    }
+    return Boolean.parseBoolean(v);
+  }
+
+  /** One row per selected example, at its served time; the label is 1 for a like. */
+  static List<ModelTrainer.Example> toRows(List<TrainingExample> examples, ExampleSelection selection) {
     List<ModelTrainer.Example> rows = new ArrayList<>(examples.size());
     for (TrainingExample e : examples) {
+      if (!selection.keeps(e.getLabel())) {
+        continue;
+      }
       float[] v = new float[e.getFeatureValues().size()];
       for (int i = 0; i < v.length; i++) {
         v[i] = e.getFeatureValues().get(i);
       }
-      rows.add(new ModelTrainer.Example(e.getServedTimeMs(), v, e.getLabel() == Label.LIKE ? 1f : 0f));
+      rows.add(new ModelTrainer.Example(e.getServedTimeMs(), v, ExampleSelection.target(e.getLabel())));
     }
     return rows;
   }

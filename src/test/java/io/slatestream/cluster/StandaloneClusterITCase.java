@@ -234,7 +234,7 @@ class StandaloneClusterITCase {
       rows.add(new ModelTrainer.Example(i, v, r.nextFloat() < v[likeRate] ? 1f : 0f));
     }
     try (TrainingResult m = new ModelTrainer(vectors.spec().names(), vectors.spec().id(),
-        new TrainerConfig(0.2, 10, 5, 3, 0.3, 1.0, 1.0, 1.0, 3L, 1, false)).train(rows)) {
+        new TrainerConfig(0.2, 10, 5, 3, 0.3, 1.0, 1.0, 1.0, 3L, 1, false, java.util.Map.of())).train(rows)) {
       modelSha = m.writeModel(Files.createDirectories(dir), MODEL_VERSION);
     }
     modelUri = dir.resolve(TrainingResult.MODEL_FILE).toUri().toString();

@@ -3,6 +3,7 @@ package io.slatestream.eval;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.slatestream.config.JobConfig;
+import io.slatestream.model.ExampleSelection;
 import io.slatestream.model.TrainerConfig;
 import io.slatestream.sim.SimSettings;
 import java.util.Map;
@@ -18,7 +19,7 @@ class EvaluationTest {
     SimSettings sim = SimSettings.defaults().withUsers(200).withItems(400).withEventsPerSecond(30).withSeed(11);
     JobConfig job = JobConfig.of(Map.of("training.label-window", "30 s"));
     Evaluation.Result r = new Evaluation(new Evaluation.Settings(sim, 6 * 60_000, 3 * 60_000, job.slateSize, 0.25,
-        job, TrainerConfig.defaults().withMaxRounds(60))).run();
+        job, TrainerConfig.defaults().withMaxRounds(60), ExampleSelection.ANSWERED)).run();
     Map<String, Evaluation.Row> rows =
         r.rows().stream().collect(Collectors.toMap(Evaluation.Row::policy, Function.identity()));
 

@@ -77,7 +77,7 @@ class RankerModelTest {
       float label = r.nextDouble() < 1 / (1 + Math.exp(-logit)) ? 1f : 0f;
       examples.add(new ModelTrainer.Example(T0 + i * 1000L, v, label));
     }
-    TrainerConfig tc = new TrainerConfig(0.2, 30, 5, 3, 0.3, 1.0, 1.0, 1.0, 7L, 1, false);
+    TrainerConfig tc = new TrainerConfig(0.2, 30, 5, 3, 0.3, 1.0, 1.0, 1.0, 7L, 1, false, java.util.Map.of());
     trained = new ModelTrainer(names, VECTORS.spec().id(), tc).train(examples);
     sha256 = trained.writeModel(dir.resolve("m1"), "m1");
     modelFile = dir.resolve("m1").resolve(TrainingResult.MODEL_FILE);

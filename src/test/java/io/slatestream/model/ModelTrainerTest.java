@@ -109,6 +109,43 @@ class ModelTrainerTest {
     }
 
     @Test
+    void aMonotoneFeatureOnlyEverRaisesTheScore() throws Exception {
+        // f0 helps up to 0.5 and hurts after it; f1 helps throughout. Constrained to +1, the model
+        // may not learn the downturn; unconstrained, it does (so the constraint is what holds).
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        List<ModelTrainer.Example> rows = new ArrayList<>();
+        for (int i = 0; i < 6_000; i++) {
+            float f0 = (float) r.nextDouble();
+            float f1 = (float) r.nextDouble();
+            double z = 3 * (f0 < 0.5 ? f0 : 1 - f0) * 2 + 2 * f1 - 2;
+            float label = r.nextDouble() < 1 / (1 + Math.exp(-z)) ? 1f : 0f;
+            rows.add(new ModelTrainer.Example(i, new float[] {f0, f1}, label));
+        }
+        List<String> names = List.of("f0", "f1");
+        TrainerConfig monotone = TrainerConfig.defaults().withMaxRounds(80).withMonotone(java.util.Map.of("f0", 1));
+        try (TrainingResult constrained = new ModelTrainer(names, SPEC, monotone).train(rows);
+                TrainingResult free = new ModelTrainer(names, SPEC, monotone.withMonotone(java.util.Map.of()))
+                        .train(rows);
+                GbdtModel c = GbdtModel.load(constrained.modelBytes(), "c", SPEC, 2);
+                GbdtModel f = GbdtModel.load(free.modelBytes(), "f", SPEC, 2)) {
+            assertThat(constrained.card("c", "x").params()).containsEntry("monotone_constraints", "(1,0)");
+            float[] grid = new float[2 * 21];
+            for (int k = 0; k <= 20; k++) {
+                grid[2 * k] = k / 20f;
+                grid[2 * k + 1] = 0.5f;
+            }
+            float[] cs = c.score(grid, 21);
+            float[] fs = f.score(grid, 21);
+            for (int k = 1; k <= 20; k++) {
+                assertThat(cs[k]).as("constrained at f0 = %s", k / 20.0).isGreaterThanOrEqualTo(cs[k - 1]);
+            }
+            assertThat(fs[20]).as("unconstrained learns the downturn").isLessThan(fs[10]);
+        }
+        assertThatThrownBy(() -> new ModelTrainer(names, SPEC, monotone.withMonotone(java.util.Map.of("f9", 1))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("f9");
+    }
+
+    @Test
     void trainingIsRepeatableWithAFixedSeed() throws Exception {
         TrainerConfig sampled = TrainerConfig.defaults().withSubsample(0.8).withColsampleBytree(0.8).withMaxRounds(40);
         List<ModelTrainer.Example> small = examples.subList(0, 3_000);
@@ -138,7 +175,7 @@ class ModelTrainerTest {
         assertThat(card.modelSha256()).isEqualTo(sha);
         assertThat(card.xgboostVersion()).isEqualTo("3.0.4");
         assertThat(card.objective()).isEqualTo("binary:logistic");
-        assertThat(card.params()).containsEntry("max_depth", "6").containsEntry("nthread", "1")
+        assertThat(card.params()).containsEntry("max_depth", "4").containsEntry("min_child_weight", "5.0").containsEntry("nthread", "1")
                 .containsEntry("eval_metric", "logloss").containsEntry("seed", "42");
         assertThat(card.numFeatures()).isEqualTo(10);
         assertThat(card.featureNames()).isEqualTo(NAMES);

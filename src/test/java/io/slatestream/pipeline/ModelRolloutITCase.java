@@ -74,7 +74,7 @@ class ModelRolloutITCase {
       }
       String sha;
       try (TrainingResult m = new ModelTrainer(vectors.spec().names(), vectors.spec().id(),
-          new TrainerConfig(0.2, 20, 5, 3, 0.3, 1.0, 1.0, 1.0, 3L, 1, false)).train(rows)) {
+          new TrainerConfig(0.2, 20, 5, 3, 0.3, 1.0, 1.0, 1.0, 3L, 1, false, java.util.Map.of())).train(rows)) {
         sha = m.writeModel(dir, "m1");
       }
       String uri = dir.resolve(TrainingResult.MODEL_FILE).toUri().toString();

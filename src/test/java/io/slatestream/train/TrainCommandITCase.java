@@ -60,15 +60,20 @@ class TrainCommandITCase {
       JobConfig config = JobConfig.of(Map.of("kafka.bootstrap.servers", kafka.bootstrapServers()));
       Topics.create(kafka, config, 2);
       AvroCodec<TrainingExample> codec = AvroCodec.of(TrainingExample.class);
-      for (TrainingExample e : examples(config, 4000, 5)) {
+      List<TrainingExample> sent = examples(config, 4000, 5);
+      for (TrainingExample e : sent) {
         topics.send(config.topicTrainingExamples, e.getUserId(), codec.encode(e));
       }
 
       TrainCommand.Outcome o = TrainCommand.run("--from-topic", "--publish", "--output", dir.resolve("m1").toString(),
           "--version", "m1", "--max-rounds", "60", "--max-depth", "4", "--kafka.bootstrap.servers", kafka.bootstrapServers());
 
-      // 4000 examples one second apart; the last label window (10 min = 600 examples) is left out.
-      assertThat(o.card().train().rows() + o.card().validation().rows()).isEqualTo(4000 - 600);
+      // 4000 examples one second apart; the last label window (10 min = 600 examples) is left out,
+      // and so are impressions nobody answered (NO_ACTION).
+      long answered = sent.subList(0, 4000 - 600).stream().filter(e -> e.getLabel() != Label.NO_ACTION).count();
+      assertThat(answered).isLessThan(4000 - 600);
+      assertThat(o.card().train().rows() + o.card().validation().rows()).isEqualTo(answered);
+      assertThat(o.card().params()).containsKey("monotone_constraints");
       assertThat(o.card().train().maxTimeMs()).isLessThanOrEqualTo(o.card().validation().minTimeMs());
       assertThat(o.card().validationMetrics().auc()).isGreaterThan(0.75);
       assertThat(Files.exists(dir.resolve("m1").resolve("model-card.json"))).isTrue();
@@ -102,6 +107,12 @@ class TrainCommandITCase {
     TrainCommand.Outcome o = TrainCommand.run("--input", file.toString(), "--output", dir.resolve("m").toString(),
         "--max-rounds", "40", "--max-depth", "3");
     assertThat(o.card().validationMetrics().auc()).isGreaterThan(0.7);
+    // Every impression a row, and no monotone constraints, when asked.
+    TrainCommand.Outcome all = TrainCommand.run("--input", file.toString(), "--output", dir.resolve("all").toString(),
+        "--max-rounds", "40", "--max-depth", "3", "--examples", "all", "--monotone", "false");
+    assertThat(all.card().train().rows() + all.card().validation().rows()).isEqualTo(2000 - 600)
+        .isGreaterThan(o.card().train().rows() + o.card().validation().rows());
+    assertThat(all.card().params()).doesNotContainKey("monotone_constraints");
     assertThat(o.release().getFeatureSpecId()).isEqualTo(new FeatureVectorBuilder(config).spec().id());
 
     // The same examples, read with other half-lives: another spec, refused before training.
