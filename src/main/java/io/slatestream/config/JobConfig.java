@@ -72,6 +72,7 @@ public final class JobConfig implements Serializable {
   public final int maxPerCategory;
   public final int maxPerCreator;
   public final double explorationShare;
+  public final double modelHoldoutShare;
   public final int freshPoolSize;
   public final Duration freshMaxAge;
   public final long rerankSeed;
@@ -127,6 +128,7 @@ public final class JobConfig implements Serializable {
     maxPerCategory = c.get(JobOptions.MAX_PER_CATEGORY);
     maxPerCreator = c.get(JobOptions.MAX_PER_CREATOR);
     explorationShare = c.get(JobOptions.EXPLORATION_SHARE);
+    modelHoldoutShare = c.get(JobOptions.MODEL_HOLDOUT_SHARE);
     freshPoolSize = c.get(JobOptions.FRESH_POOL_SIZE);
     freshMaxAge = c.get(JobOptions.FRESH_MAX_AGE);
     rerankSeed = c.get(JobOptions.RERANK_SEED);
@@ -160,6 +162,7 @@ public final class JobConfig implements Serializable {
     require(maxPerCategory > 0, JobOptions.MAX_PER_CATEGORY, "must be positive");
     require(maxPerCreator > 0, JobOptions.MAX_PER_CREATOR, "must be positive");
     require(explorationShare >= 0 && explorationShare <= 1, JobOptions.EXPLORATION_SHARE, "must be in [0, 1]");
+    require(modelHoldoutShare >= 0 && modelHoldoutShare < 1, JobOptions.MODEL_HOLDOUT_SHARE, "must be in [0, 1)");
     require(freshPoolSize >= 0, JobOptions.FRESH_POOL_SIZE, "must not be negative");
     require(freshMaxAge.toMillis() > 0, JobOptions.FRESH_MAX_AGE, "must be positive");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");

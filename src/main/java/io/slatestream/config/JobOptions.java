@@ -250,6 +250,13 @@ public final class JobOptions {
       key("model.version").stringType().noDefaultValue()
           .withDescription("Version reported in slates scored by the model at model.uri.");
 
+  public static final ConfigOption<Double> MODEL_HOLDOUT_SHARE =
+      key("model.holdout-share").doubleType().defaultValue(0.0)
+          .withDescription(
+              "Share of users, chosen by a stable hash of the user id, whom the heuristic keeps"
+                  + " serving while a model is live: a control group that measures the model in the"
+                  + " same period. Their slates report the heuristic's version. In [0, 1).");
+
   // ---- Training examples ---------------------------------------------------------------------
 
   public static final ConfigOption<Duration> LABEL_WINDOW =

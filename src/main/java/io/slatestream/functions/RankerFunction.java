@@ -104,6 +104,7 @@ public final class RankerFunction
   private final HeuristicRanker ranker;
   private final io.slatestream.ranking.Reranker reranker;
   private final IgnoredItemsFilter ignoredFilter;
+  private final io.slatestream.ranking.ModelHoldout holdout;
   private final long debounceMs;
   private final long freshMaxAgeMs;
   private final FeatureVectorBuilder vectors;
@@ -137,6 +138,7 @@ public final class RankerFunction
         config.maxPerCategory, config.maxPerCreator, config.explorationShare, config.rerankSeed));
     this.ignoredFilter = new IgnoredItemsFilter(config.ignoredImpressions, config.ignoredWindow.toMillis(),
         config.ignoredMaxItems);
+    this.holdout = new io.slatestream.ranking.ModelHoldout(config.modelHoldoutShare);
     this.debounceMs = config.slateDebounce.toMillis();
     this.freshMaxAgeMs = config.freshMaxAge.toMillis();
     this.vectors = new FeatureVectorBuilder(config);
@@ -319,7 +321,7 @@ public final class RankerFunction
       String triggerId, long triggerTimeMs, int size, CandidateIndex idx, ReadOnlyContext ctx, Collector<Slate> out)
       throws Exception {
     String slateId = UUID.nameUUIDFromBytes((userId + '|' + triggerId).getBytes(StandardCharsets.UTF_8)).toString();
-    GbdtModel scorer = model;
+    GbdtModel scorer = model == null || holdout.holdsOut(userId) ? null : model;
     HeuristicRanker.Exclusions excluded = ranker.exclusions(p, idx,
         ignoredFilter.enabled() ? ignoredFilter.excluded(ignored.value(), triggerTimeMs) : Set.of());
     List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, requested, excluded);

@@ -211,6 +211,29 @@ class RankerModelTest {
   }
 
   @Test
+  void usersInTheHoldoutKeepTheHeuristicWhileTheModelServesEveryoneElse() throws Exception {
+    JobConfig config = CONFIG.with(Map.of("model.holdout-share", "0.5"));
+    var h = harness(config, null);
+    loadCatalog(h);
+    h.processBroadcastElement(new RankerBroadcast("m1", release("m1", modelFile.toUri().toString(), sha256,
+        VECTORS.spec().id())), T0);
+    io.slatestream.ranking.ModelHoldout holdout = new io.slatestream.ranking.ModelHoldout(0.5);
+    int held = 0;
+    for (int i = 0; i < 40; i++) {
+      String user = "user-" + i;
+      h.processElement(Either.Right(SlateRequest.newBuilder().setRequestId("r" + i).setUserId(user).setSlateSize(0)
+          .setEventTimeMs(T0).build()), T0);
+      List<Slate> out = h.extractOutputValues();
+      h.getOutput().clear();
+      assertThat(out).hasSize(1);
+      boolean heldOut = holdout.holdsOut(user);
+      held += heldOut ? 1 : 0;
+      assertThat(out.get(0).getModelVersion()).as(user).isEqualTo(heldOut ? "heuristic-v1" : "m1");
+    }
+    assertThat(held).as("both groups present").isBetween(5, 35);
+  }
+
+  @Test
   void badReleasesAreRefusedWithAReasonAndThePreviousModelKeepsServing() throws Exception {
     var h = harness(CONFIG, null);
     loadCatalog(h);
