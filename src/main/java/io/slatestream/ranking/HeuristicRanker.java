@@ -8,8 +8,8 @@ import io.slatestream.features.ProfileUpdater;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -102,31 +102,66 @@ public final class HeuristicRanker implements Serializable {
     // Seen and ignored items are filtered after retrieval, so each source fetches that many more:
     // a user who has seen a category's leaders still gets a full slate from it.
     int perSource = candidatesPerCategory + excluded.seenItems().size() + excluded.ignoredItems().size();
-    // Each candidate is kept with the first source that proposed it (no second look-up in the index).
-    Map<String, Retrieved> candidates = new LinkedHashMap<>();
+    // Each candidate is kept with the first source that proposed it (no second look-up in the
+    // index). An excluded item is left out whichever source proposes it, so it is dropped as it
+    // comes; the map is sized for every source's share so that it never rehashes.
+    int sources = (profile == null ? 0 : TOP_CATEGORIES) + 1;
+    int expected = (requested == null ? 0 : requested.size()) + sources * perSource;
+    RetrievedList out = new RetrievedList(expected, excluded);
     if (requested != null) {
       for (String id : requested) {
         CandidateIndex.Candidate c = index.get(id);
         if (c != null) {
-          candidates.putIfAbsent(id, new Retrieved(c, CandidateSource.REQUEST));
+          out.offer(c, CandidateSource.REQUEST);
         }
       }
     }
     if (profile != null) {
       for (String category : ProfileUpdater.topCategories(profile, TOP_CATEGORIES)) {
-        index.topInCategory(category, perSource,
-            c -> candidates.putIfAbsent(c.itemId(), new Retrieved(c, CandidateSource.USER_CATEGORY)));
+        index.topInCategory(category, perSource, c -> out.offer(c, CandidateSource.USER_CATEGORY));
       }
     }
-    index.topGlobal(perSource,
-        c -> candidates.putIfAbsent(c.itemId(), new Retrieved(c, CandidateSource.TRENDING_GLOBAL)));
-    List<Retrieved> out = new ArrayList<>(candidates.size());
-    for (Retrieved r : candidates.values()) {
-      if (!excluded.excludes(r.candidate())) {
-        out.add(r);
-      }
-    }
+    index.topGlobal(perSource, c -> out.offer(c, CandidateSource.TRENDING_GLOBAL));
     return out;
+  }
+
+  /**
+   * Retrieved candidates in retrieval order, with their ids indexed: the exploration pool asks
+   * whether an item was retrieved already without building a set of its own.
+   */
+  private static final class RetrievedList extends java.util.AbstractList<Retrieved>
+      implements java.util.RandomAccess {
+    private final ArrayList<Retrieved> list;
+    private final HashMap<String, Retrieved> byId;
+    private final Exclusions excluded;
+
+    RetrievedList(int expected, Exclusions excluded) {
+      this.list = new ArrayList<>(expected);
+      this.byId = new HashMap<>((int) (expected / 0.75f) + 1);
+      this.excluded = excluded;
+    }
+
+    void offer(CandidateIndex.Candidate c, CandidateSource source) {
+      if (!byId.containsKey(c.itemId()) && !excluded.excludes(c)) {
+        Retrieved r = new Retrieved(c, source);
+        byId.put(c.itemId(), r);
+        list.add(r);
+      }
+    }
+
+    boolean containsId(String itemId) {
+      return byId.containsKey(itemId);
+    }
+
+    @Override
+    public Retrieved get(int i) {
+      return list.get(i);
+    }
+
+    @Override
+    public int size() {
+      return list.size();
+    }
   }
 
   /** Creators the user quick-skipped at least {@code creatorQuickSkips} times among recent events. */
@@ -157,18 +192,28 @@ public final class HeuristicRanker implements Serializable {
    */
   public List<Retrieved> explorationPool(CandidateIndex index, List<Retrieved> retrieved, int poolSize,
       long notBeforeMs, Exclusions excluded) {
-    Set<String> skip = new HashSet<>(excluded.seenItems());
-    skip.addAll(excluded.ignoredItems());
-    retrieved.forEach(r -> skip.add(r.candidate().itemId()));
     List<Retrieved> pool = new ArrayList<>();
     if (poolSize <= 0) {
       return pool;
     }
-    // Walks at most poolSize + skipped items (enough whatever is skipped), and stops as soon as the
-    // pool is full: with hundreds of retrieved candidates in the skip set, most of the walk is
-    // otherwise wasted on every slate.
-    index.freshestWhile(poolSize + skip.size(), notBeforeMs, c -> {
-      if (!skip.contains(c.itemId()) && !excluded.excludes(c)) {
+    // Skipped: the seen, the ignored and the retrieved items. The walk covers at most poolSize +
+    // skipped items (enough whatever is skipped), and stops as soon as the pool is full: with
+    // hundreds of retrieved candidates skipped, most of the walk is otherwise wasted on every slate.
+    java.util.function.Predicate<String> wasRetrieved;
+    int skipped;
+    if (retrieved instanceof RetrievedList r && r.excluded == excluded) {
+      // Retrieval already left out every excluded item: the retrieved ids are none of them.
+      wasRetrieved = r::containsId;
+      skipped = excludedItems(excluded) + r.size();
+    } else {
+      Set<String> skip = new HashSet<>(excluded.seenItems());
+      skip.addAll(excluded.ignoredItems());
+      retrieved.forEach(x -> skip.add(x.candidate().itemId()));
+      wasRetrieved = skip::contains;
+      skipped = skip.size();
+    }
+    index.freshestWhile(poolSize + skipped, notBeforeMs, c -> {
+      if (!wasRetrieved.test(c.itemId()) && !excluded.excludes(c)) {
         pool.add(new Retrieved(c, CandidateSource.FRESH));
       }
       return pool.size() < poolSize;
@@ -176,12 +221,36 @@ public final class HeuristicRanker implements Serializable {
     return pool;
   }
 
+  /** How many distinct items are seen or ignored. */
+  private static int excludedItems(Exclusions excluded) {
+    int n = excluded.seenItems().size();
+    for (String id : excluded.ignoredItems()) {
+      if (!excluded.seenItems().contains(id)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Heuristic scores of retrieved candidates, in the same order. */
   public List<Scored> score(UserProfile profile, List<Retrieved> retrieved, long atMs) {
     List<Scored> scored = new ArrayList<>(retrieved.size());
+    // Candidates come in runs of one category (a category's top items), so the affinity of the
+    // previous candidate's category is usually the one needed again.
+    String lastCategory = null;
+    double lastAffinity = 0.0;
     for (Retrieved r : retrieved) {
       CandidateIndex.Candidate c = r.candidate();
-      double affinity = profile == null ? 0.0 : features.categoryAffinity(profile, c.category(), atMs);
+      double affinity;
+      if (profile == null) {
+        affinity = 0.0;
+      } else if (lastCategory != null && lastCategory.equals(c.category())) {
+        affinity = lastAffinity;
+      } else {
+        affinity = features.categoryAffinity(profile, c.category(), atMs);
+        lastCategory = c.category();
+        lastAffinity = affinity;
+      }
       scored.add(new Scored(c, r.source(), HeuristicScorer.score(c.popularity(), affinity)));
     }
     return scored;

@@ -56,11 +56,13 @@ import java.util.SplittableRandom;
  *
  * <h2>Determinism and cost</h2>
  * The output depends only on the settings, the arguments' <em>contents</em>, the user id and the
- * trigger key, not on the order of the input lists (both are sorted by a total order: score
+ * trigger key, not on the order of the input lists (both are taken in a total order: score
  * descending with NaN last, then item id, source, category, creator); an item id appearing more
  * than once in a list is kept once, with its best entry. The inputs are not modified. Work is
- * O((n + m) log(n + m)) for n candidates and m pool items: two sorts, a few linear passes with
- * hash lookups, and a partial shuffle.
+ * O(n + k log n + m log m) for n candidates of which the slate looks at the best k, and m pool
+ * items: the candidates are heapified and only their best are taken off the heap (a slate of ten
+ * rarely looks past a few dozen of several hundred), the pool is sorted, then a few linear passes
+ * with hash lookups and a partial shuffle.
  */
 public final class Reranker implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -96,16 +98,34 @@ public final class Reranker implements Serializable {
     }
   }
 
-  /** Score descending (NaN last), then item id, then the rest, so sorting is a total order. */
-  private static final Comparator<HeuristicRanker.Scored> ORDER =
-      Comparator.comparingDouble((HeuristicRanker.Scored s) -> sortKey(s.score())).reversed()
-          .thenComparing(s -> s.candidate().itemId())
-          .thenComparing(HeuristicRanker.Scored::source,
-              Comparator.nullsFirst(Comparator.<CandidateSource>naturalOrder()))
-          .thenComparing(s -> s.candidate().category(),
-              Comparator.nullsFirst(Comparator.<String>naturalOrder()))
-          .thenComparing(s -> s.candidate().creatorId(),
-              Comparator.nullsFirst(Comparator.<String>naturalOrder()));
+  /**
+   * Score descending (NaN last), then item id, then source, category and creator (nulls first),
+   * so sorting is a total order. Written out rather than chained from key extractors: a slate
+   * compares a few thousand pairs.
+   */
+  private static final Comparator<HeuristicRanker.Scored> ORDER = (a, b) -> {
+    int c = Double.compare(sortKey(b.score()), sortKey(a.score()));
+    if (c != 0) {
+      return c;
+    }
+    c = a.candidate().itemId().compareTo(b.candidate().itemId());
+    if (c != 0) {
+      return c;
+    }
+    c = nullsFirst(a.source(), b.source());
+    if (c != 0) {
+      return c;
+    }
+    c = nullsFirst(a.candidate().category(), b.candidate().category());
+    return c != 0 ? c : nullsFirst(a.candidate().creatorId(), b.candidate().creatorId());
+  };
+
+  private static <T extends Comparable<T>> int nullsFirst(T a, T b) {
+    if (a == null) {
+      return b == null ? 0 : -1;
+    }
+    return b == null ? 1 : a.compareTo(b);
+  }
 
   private final Settings settings;
 
@@ -138,7 +158,7 @@ public final class Reranker implements Serializable {
     if (size < 0) {
       throw new IllegalArgumentException("size must be >= 0, was " + size);
     }
-    List<HeuristicRanker.Scored> candidates = sortedDistinct(scored);
+    SortedDistinct candidates = new SortedDistinct(scored);
     if (size == 0) {
       return new ArrayList<>();
     }
@@ -147,7 +167,7 @@ public final class Reranker implements Serializable {
     }
 
     int target = explorationCount(settings.explorationShare(), size);
-    List<HeuristicRanker.Scored> pool = sortedDistinct(explorationPool);
+    List<HeuristicRanker.Scored> pool = new SortedDistinct(explorationPool).all();
     SplittableRandom random = new SplittableRandom(mixSeed(settings.seed(), userId, triggerKey));
 
     // Pool items the candidates would serve anyway, exploration or not, are not exploration.
@@ -253,26 +273,77 @@ public final class Reranker implements Serializable {
     return Double.isNaN(score) ? Double.NEGATIVE_INFINITY : score;
   }
 
-  /** A sorted copy, one entry (the first in {@link #ORDER}) per item id. */
-  private static List<HeuristicRanker.Scored> sortedDistinct(List<HeuristicRanker.Scored> in) {
-    if (in == null || in.isEmpty()) {
-      return List.of();
-    }
-    List<HeuristicRanker.Scored> sorted = new ArrayList<>(in);
-    for (HeuristicRanker.Scored s : sorted) {
-      Objects.requireNonNull(s, "scored item");
-      Objects.requireNonNull(s.candidate(), "scored item's candidate");
-      Objects.requireNonNull(s.candidate().itemId(), "scored item's id");
-    }
-    sorted.sort(ORDER);
-    List<HeuristicRanker.Scored> out = new ArrayList<>(sorted.size());
-    Set<String> ids = new HashSet<>();
-    for (HeuristicRanker.Scored s : sorted) {
-      if (ids.add(s.candidate().itemId())) {
-        out.add(s);
+  /**
+   * The input in {@link #ORDER}, one entry (the first in that order) per item id, produced lazily:
+   * a slate of ten takes its items from the first few dozen of several hundred candidates, so the
+   * candidates are heapified (linear) and only the prefix that is asked for is taken off the heap,
+   * instead of sorting them all. The input is not modified.
+   */
+  private static final class SortedDistinct {
+    private final HeuristicRanker.Scored[] heap;
+    private int heapSize;
+    private final List<HeuristicRanker.Scored> prefix = new ArrayList<>();
+    private final Set<String> ids = new HashSet<>();
+
+    SortedDistinct(List<HeuristicRanker.Scored> in) {
+      heap = in == null ? new HeuristicRanker.Scored[0] : in.toArray(new HeuristicRanker.Scored[0]);
+      for (HeuristicRanker.Scored s : heap) {
+        Objects.requireNonNull(s, "scored item");
+        Objects.requireNonNull(s.candidate(), "scored item's candidate");
+        Objects.requireNonNull(s.candidate().itemId(), "scored item's id");
+      }
+      heapSize = heap.length;
+      for (int i = heapSize / 2 - 1; i >= 0; i--) {
+        siftDown(i);
       }
     }
-    return out;
+
+    /** Whether there is an {@code i}-th item (taking items off the heap up to it). */
+    boolean has(int i) {
+      while (prefix.size() <= i && heapSize > 0) {
+        HeuristicRanker.Scored next = heap[0];
+        heap[0] = heap[--heapSize];
+        heap[heapSize] = null;
+        siftDown(0);
+        if (ids.add(next.candidate().itemId())) {
+          prefix.add(next);
+        }
+      }
+      return i < prefix.size();
+    }
+
+    HeuristicRanker.Scored get(int i) {
+      if (!has(i)) {
+        throw new IndexOutOfBoundsException(i);
+      }
+      return prefix.get(i);
+    }
+
+    /** All items, in order. */
+    List<HeuristicRanker.Scored> all() {
+      has(Integer.MAX_VALUE - 1);
+      return prefix;
+    }
+
+    private void siftDown(int i) {
+      HeuristicRanker.Scored x = heap[i];
+      int half = heapSize >>> 1;
+      while (i < half) {
+        int child = 2 * i + 1;
+        int right = child + 1;
+        if (right < heapSize && ORDER.compare(heap[right], heap[child]) < 0) {
+          child = right;
+        }
+        if (ORDER.compare(x, heap[child]) <= 0) {
+          break;
+        }
+        heap[i] = heap[child];
+        i = child;
+      }
+      if (heapSize > 0) {
+        heap[i] = x;
+      }
+    }
   }
 
   /**
@@ -280,10 +351,10 @@ public final class Reranker implements Serializable {
    * {@code counts} (updated), then the best skipped ones if the caps left it short.
    */
   private List<HeuristicRanker.Scored> greedy(
-      List<HeuristicRanker.Scored> sorted, int want, Counts counts, Set<String> exclude) {
-    List<HeuristicRanker.Scored> taken = new ArrayList<>(Math.max(0, Math.min(want, sorted.size())));
+      SortedDistinct sorted, int want, Counts counts, Set<String> exclude) {
+    List<HeuristicRanker.Scored> taken = new ArrayList<>(Math.max(0, want));
     List<HeuristicRanker.Scored> skipped = new ArrayList<>();
-    for (int i = 0; i < sorted.size() && taken.size() < want; i++) {
+    for (int i = 0; taken.size() < want && sorted.has(i); i++) {
       HeuristicRanker.Scored s = sorted.get(i);
       if (exclude.contains(s.candidate().itemId())) {
         continue;
