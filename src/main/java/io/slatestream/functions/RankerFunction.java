@@ -418,46 +418,62 @@ public final class RankerFunction
 
   /**
    * Keeps what was served for each item of the slate (the vector from the one feature builder,
-   * its score and position) until the user answers or the label window closes.
+   * its score and position) until the user answers or the label window closes, packed
+   * ({@link PackedVectors}: the user's features once per slate, not once per item).
    */
   private void remember(UserProfile p, String slateId, List<SlateItem> items, long servedMs, String modelVersion,
       Map<String, float[]> scoredVectors, ReadOnlyContext ctx) throws Exception {
-    if (items.isEmpty() || pendingSlates.contains(slateId)) {
+    if (items.isEmpty()) {
       return;
+    }
+    // One pass over the user's pending slates: whether this one is known already (a trigger seen
+    // twice), how many there are, and which is the oldest. The entries' values (the vectors) are
+    // deserialized only when the bound is reached.
+    List<Map.Entry<String, PendingSlate>> pending = new ArrayList<>();
+    for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
+      if (en.getKey().equals(slateId)) {
+        return;
+      }
+      pending.add(en);
     }
     ReadOnlyBroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
     List<Impression> impressions = new ArrayList<>(items.size());
-    for (SlateItem si : items) {
+    float[][] vectorsServed = new float[items.size()][];
+    for (int i = 0; i < items.size(); i++) {
+      SlateItem si = items.get(i);
       float[] v = scoredVectors.get(si.getItemId());
       if (v == null) {
         CatalogEntry entry = catalog.get(si.getItemId());
         v = vectors.build(p, entry.getItem(), entry.getStats(), si.getRank(), servedMs);
       }
-      List<Float> boxed = new ArrayList<>(v.length);
-      for (float f : v) {
-        boxed.add(f);
-      }
-      impressions.add(new Impression(si.getItemId(), si.getRank(), si.getScore(), boxed));
+      vectorsServed[i] = v;
+      impressions.add(Impression.newBuilder().setItemId(si.getItemId()).setPosition(si.getRank())
+          .setScore(si.getScore()).build());
     }
-    int pending = 0;
-    for (String ignored : pendingSlates.keys()) {
-      pending++; // keys only: the vectors in the values are read only when the bound is reached
-    }
-    if (pending >= config.maxPendingSlates) {
-      String oldest = null;
-      long oldestMs = Long.MAX_VALUE;
-      for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
-        if (en.getValue().getServedTimeMs() < oldestMs) {
-          oldestMs = en.getValue().getServedTimeMs();
-          oldest = en.getKey();
+    if (pending.size() >= config.maxPendingSlates) {
+      Map.Entry<String, PendingSlate> oldest = null;
+      for (Map.Entry<String, PendingSlate> en : pending) {
+        if (oldest == null || en.getValue().getServedTimeMs() < oldest.getValue().getServedTimeMs()) {
+          oldest = en;
         }
       }
       // Dropped, not labelled NO_ACTION: closing it early would teach the model that the user
       // ignored items they may still answer.
-      impressionsDropped.inc(pendingSlates.get(oldest).getImpressions().size());
-      pendingSlates.remove(oldest);
+      impressionsDropped.inc(oldest.getValue().getImpressions().size());
+      pendingSlates.remove(oldest.getKey());
+      // Its label timer would find nothing to close; unless another slate or the debounce closes at
+      // the same time, it goes too, so a user's timers stay as bounded as their pending slates.
+      long closesAt = oldest.getValue().getServedTimeMs() + labelWindowMs;
+      boolean timerShared = p != null && p.getPendingSlateTimerMs() == closesAt;
+      for (Map.Entry<String, PendingSlate> en : pending) {
+        timerShared |= en != oldest && en.getValue().getServedTimeMs() + labelWindowMs == closesAt;
+      }
+      if (!timerShared) {
+        ctx.timerService().deleteEventTimeTimer(closesAt);
+      }
     }
-    pendingSlates.put(slateId, new PendingSlate(slateId, servedMs, modelVersion, vectors.spec().id(), impressions));
+    pendingSlates.put(slateId, PackedVectors.pack(slateId, servedMs, modelVersion, vectors.spec().id(), impressions,
+        vectorsServed, positionFeature));
     ctx.timerService().registerEventTimeTimer(servedMs + labelWindowMs);
   }
 
@@ -530,7 +546,7 @@ public final class RankerFunction
         .setItemId(imp.getItemId())
         .setPosition(imp.getPosition())
         .setFeatureSpecId(slate.getFeatureSpecId())
-        .setFeatureValues(new ArrayList<>(imp.getFeatures()))
+        .setFeatureValues(PackedVectors.vector(slate, imp))
         .setModelVersion(slate.getModelVersion())
         .setServedScore(imp.getScore())
         .setLabel(label)

@@ -61,6 +61,7 @@ public final class RankerBench {
     int events = 300_000;
     double rate = 2_000;
     long seed = 42;
+    java.io.PrintWriter dump = null;
     Map<String, String> options = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i += 2) {
       String k = args[i].replaceFirst("^--", "");
@@ -71,6 +72,7 @@ public final class RankerBench {
         case "events" -> events = Integer.parseInt(v);
         case "rate" -> rate = Double.parseDouble(v);
         case "seed" -> seed = Long.parseLong(v);
+        case "dump" -> dump = new java.io.PrintWriter(java.nio.file.Files.newBufferedWriter(java.nio.file.Path.of(v)));
         default -> options.put(k, v);
       }
     }
@@ -120,13 +122,16 @@ public final class RankerBench {
     long[] lastRequest = new long[users];
     java.util.Arrays.fill(lastRequest, Long.MIN_VALUE / 2);
     java.util.BitSet active = new java.util.BitSet(users);
-    MessageDigest digest = MessageDigest.getInstance("SHA-256");
+    // One digest per user: Flink orders each user's output, not the interleaving of users whose
+    // timers fire at the same watermark.
+    Map<String, MessageDigest> digests = new java.util.TreeMap<>();
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     int warmup = events / 4;
     long cpuStart = 0;
     long wallStart = 0;
     long slates = 0;
     long examples = 0;
+    Map<String, Long> labels = new java.util.TreeMap<>();
     long lastWatermark = Long.MIN_VALUE;
     for (int n = 0; n < events; n++) {
       if (n == warmup) {
@@ -184,8 +189,12 @@ public final class RankerBench {
           latest.put(s.getUserId(), s);
           cursor.remove(s.getUserId());
           slates++;
+          MessageDigest digest = digests.computeIfAbsent(s.getUserId(), RankerBench::sha256);
           digest.update((s.getSlateId() + s.getTrigger() + s.getModelVersion() + s.getTriggerEventTimeMs())
               .getBytes(StandardCharsets.UTF_8));
+          if (dump != null) {
+            dump.println(n + " slate " + s.getSlateId() + " " + s.getItems());
+          }
           for (SlateItem si : s.getItems()) {
             digest.update((si.getItemId() + "@" + si.getRank() + ":" + si.getScore() + si.getSource())
                 .getBytes(StandardCharsets.UTF_8));
@@ -200,7 +209,11 @@ public final class RankerBench {
       if (side != null) {
         for (StreamRecord<TrainingExample> r : side) {
           examples++;
-          digest.update(r.getValue().toString().getBytes(StandardCharsets.UTF_8));
+          labels.merge(r.getValue().getLabel().toString(), 1L, Long::sum);
+          digests.computeIfAbsent(r.getValue().getUserId(), RankerBench::sha256).update(r.getValue().toString().getBytes(StandardCharsets.UTF_8));
+          if (dump != null) {
+            dump.println(n + " example " + r.getValue());
+          }
         }
         side.clear();
       }
@@ -211,19 +224,66 @@ public final class RankerBench {
       }
     }
     long cpu = threads.getCurrentThreadCpuTime() - cpuStart;
+    if (dump != null) {
+      dump.close();
+    }
     long wall = System.nanoTime() - wallStart;
     int measured = events - warmup;
+    MessageDigest digest = sha256("");
+    digests.forEach((user, d) -> digest.update(d.digest()));
     System.out.printf(java.util.Locale.ROOT,
         "events %,d (measured %,d after %,d warm-up), slates %,d, training examples %,d, active users %,d%n"
             + "ranker CPU %.1f µs/event, wall %.1f µs/event%n"
             + "digest %s%n",
         events, measured, warmup, slates, examples, active.cardinality(), cpu / 1e3 / measured,
         wall / 1e3 / measured, HexFormat.of().formatHex(digest.digest()));
+    System.out.println("training examples by label " + labels + "; event-time timers " + h.numEventTimeTimers());
+    stateSizes(h.getOperator().getKeyedStateBackend(), active.cardinality());
     OperatorSubtaskState snapshot = h.snapshot(1L, 1L);
     long stateBytes = snapshot.getStateSize();
     System.out.printf(java.util.Locale.ROOT, "snapshot (all states, SST files) %,d bytes = %,.0f bytes per active user%n",
         stateBytes, (double) stateBytes / active.cardinality());
     h.close();
+  }
+
+  private static MessageDigest sha256(String unused) {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Per state (RocksDB column family), flushed and compacted: the native {@code
+   * estimate-live-data-size} the load harness reports, per active user. Reflection: the backend
+   * keeps its database and column families to itself.
+   */
+  private static void stateSizes(Object backend, int activeUsers) throws Exception {
+    java.lang.reflect.Field dbField = org.apache.flink.state.rocksdb.RocksDBKeyedStateBackend.class
+        .getDeclaredField("db");
+    dbField.setAccessible(true);
+    org.rocksdb.RocksDB db = (org.rocksdb.RocksDB) dbField.get(backend);
+    java.lang.reflect.Field infoField = org.apache.flink.state.rocksdb.RocksDBKeyedStateBackend.class
+        .getDeclaredField("kvStateInformation");
+    infoField.setAccessible(true);
+    Map<String, ?> states = (Map<String, ?>) infoField.get(backend);
+    long total = 0;
+    for (Map.Entry<String, ?> en : states.entrySet()) {
+      java.lang.reflect.Field cfField = en.getValue().getClass().getDeclaredField("columnFamilyHandle");
+      cfField.setAccessible(true);
+      org.rocksdb.ColumnFamilyHandle cf = (org.rocksdb.ColumnFamilyHandle) cfField.get(en.getValue());
+      try (org.rocksdb.FlushOptions flush = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        db.flush(flush, cf);
+      }
+      db.compactRange(cf);
+      long live = Long.parseLong(db.getProperty(cf, "rocksdb.estimate-live-data-size"));
+      total += live;
+      System.out.printf(java.util.Locale.ROOT, "  %-40s %,14d bytes live = %,7.0f per active user%n", en.getKey(),
+          live, (double) live / activeUsers);
+    }
+    System.out.printf(java.util.Locale.ROOT, "  %-40s %,14d bytes live = %,7.0f per active user%n", "all states",
+        total, (double) total / activeUsers);
   }
 
   /** The item's statistics reach the ranker at most once per second of event time, as in the job. */
