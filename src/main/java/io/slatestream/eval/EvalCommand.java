@@ -22,7 +22,7 @@ public final class EvalCommand {
 
   public static void main(String[] args) throws Exception {
     SimSettings sim = SimSettings.defaults().withUsers(500).withItems(1_000).withEventsPerSecond(50).withSeed(7);
-    long warmupMinutes = 10;
+    long warmupMinutes = 30;
     long evalMinutes = 5;
     double holdout = 0.2;
     int slateSize = -1;

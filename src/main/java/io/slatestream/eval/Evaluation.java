@@ -158,11 +158,7 @@ public final class Evaluation {
         switch (p) {
           case "heuristic" -> { }
           case "gbdt" -> online.put(p, serve((server, job) -> job, job -> job.model(model), null));
-          case "random" -> online.put(p, serve((server, job) -> OfflineServer.random(server.world(), s.sim().seed()),
-              null, null));
-          case "popularity" -> online.put(p, serve((server, job) -> server.popularity(), null, null));
-          case "oracle" -> online.put(p, serve((server, job) -> OfflineServer.oracle(server.world()), null, null));
-          default -> throw new IllegalStateException(p);
+          default -> online.put(p, online(p));
         }
       }
     }
@@ -177,6 +173,21 @@ public final class Evaluation {
           !p.equals("random") && !p.equals("heuristic"))));
     }
     return new Result(s, out, rows.size(), holdoutRows, holdout.size(), holdout.get(0).atMs);
+  }
+
+  /**
+   * The online row of one policy that needs no training (random, popularity, heuristic or oracle),
+   * run alone: the heuristic's warm-up, then the policy.
+   */
+  public Online online(String policy) {
+    return switch (policy) {
+      case "heuristic" -> serve((server, job) -> job, null, null);
+      case "random" -> serve((server, job) -> OfflineServer.random(server.world(), s.sim().seed()), null, null);
+      case "popularity" -> serve((server, job) -> server.popularity(), null, null);
+      case "oracle" -> serve((server, job) -> OfflineServer.oracle(server.world()), null, null);
+      default -> throw new IllegalArgumentException("No reference policy '" + policy
+          + "': random, popularity, heuristic or oracle");
+    };
   }
 
   private static Offline offline(List<Logged> holdout, int n, int scorer, boolean probability) {

@@ -94,7 +94,14 @@ public final class LocalRun {
 
   /** The demo's model: its version once released, when, and what training reported. */
   static final String MODEL_VERSION = "demo-m1";
+  static final String HEURISTIC = io.slatestream.ranking.HeuristicScorer.VERSION;
+  /** The heuristic's slates for the control group once the model is live. */
+  static final String CONTROL = HEURISTIC + " control";
+  /** Offline reference policies, run after the job on the same simulated world. */
+  static final List<String> REFERENCES = List.of("popularity", "heuristic", "oracle");
   private volatile String phase = "run";
+  private io.slatestream.ranking.ModelHoldout holdout = new io.slatestream.ranking.ModelHoldout(0);
+  private final Map<String, io.slatestream.eval.Evaluation.Online> references = new LinkedHashMap<>();
   private volatile long trainingStartMs;
   private volatile long releaseMs;
   private volatile long firstModelSlateMs;
@@ -148,10 +155,16 @@ public final class LocalRun {
     // phase 1 has its silences labelled too (train leaves out the last window).
     opts.put("slate.debounce", "10 s");
     opts.put("training.label-window", "30 s");
+    if (duration == null) {
+      // Phase 2 splits the users: half keep the heuristic, so the model is measured against the
+      // same minutes rather than against phase 1.
+      opts.put("model.holdout-share", "0.5");
+    }
     opts.putAll(jobOptions);
     try (LocalStack stack = LocalStack.start(opts, parallelism, workDir, flink -> {}, LocalRun::say)) {
       EmbeddedKafka kafka = stack.kafka();
       JobConfig config = stack.config();
+      holdout = new io.slatestream.ranking.ModelHoldout(config.modelHoldoutShare);
       JobClient job = stack.job();
       int restPort = stack.restPort();
       opts.put("kafka.bootstrap.servers", stack.bootstrapServers());
@@ -217,6 +230,9 @@ public final class LocalRun {
         reader.join(5_000);
         synchronized (examplesFile) {
           examplesFile.close();
+        }
+        if (duration == null && trained != null) {
+          runReferences(config);
         }
         summary(gen, jobLatency);
         if (savepoint != null) {
@@ -378,7 +394,7 @@ public final class LocalRun {
                 .incrementAndGet());
             if (s.getTrigger() == SlateTrigger.REQUEST) {
               requestSlates.incrementAndGet();
-              stats.latency(now, s.getModelVersion(), now - s.getTriggerEventTimeMs());
+              stats.latency(now, arm(s), now - s.getTriggerEventTimeMs());
             }
             if (firstModelSlateMs == 0 && releaseMs > 0 && MODEL_VERSION.equals(s.getModelVersion())) {
               firstModelSlateMs = now;
@@ -408,7 +424,20 @@ public final class LocalRun {
   }
 
   /** The slate as the simulator reads it: item numbers and sources in rank order. */
-  private static ServedSlate served(Slate s) {
+  /**
+   * Which group answers to this slate count for: the model; the heuristic before the model was
+   * live; or, once it is, the heuristic for users of the control group (model.holdout-share).
+   */
+  private String arm(Slate s) {
+    String model = s.getModelVersion();
+    if (model.equals(HEURISTIC) && releaseMs > 0 && s.getGeneratedAtMs() >= releaseMs
+        && holdout.holdsOut(s.getUserId())) {
+      return CONTROL;
+    }
+    return model;
+  }
+
+  private ServedSlate served(Slate s) {
     int n = s.getItems().size();
     int[] items = new int[n];
     String[] sources = new String[n];
@@ -416,7 +445,7 @@ public final class LocalRun {
       items[i] = Catalog.parseItemId(s.getItems().get(i).getItemId());
       sources[i] = s.getItems().get(i).getSource().name();
     }
-    return new ServedSlate(s.getSlateId(), items, s.getModelVersion(), sources);
+    return new ServedSlate(s.getSlateId(), items, arm(s), sources);
   }
 
   private void progress(Simulator gen, AtomicBoolean stopping) {
@@ -535,12 +564,15 @@ public final class LocalRun {
     for (String model : stats.models()) {
       DemoStats.Tally t = stats.tally(model);
       long[] l = stats.latencies(model, Long.MIN_VALUE);
-      String name = model.equals(io.slatestream.ranking.HeuristicScorer.VERSION) ? "1 (" + model + ")"
-          : model.equals(MODEL_VERSION) ? "2 (" + model + ")" : model;
+      String name = model.equals(HEURISTIC) ? "1 (" + model + ")"
+          : model.equals(MODEL_VERSION) ? "2 (" + model + ")"
+          : model.equals(CONTROL) ? "2 (" + HEURISTIC + ", control)" : model;
       rows.add(new String[] {name, String.format("%,d", t.answers), percent(t.likeRate()),
           percent(t.expectedLikeRate()), percent(t.quickSkipRate()), ms(DemoStats.quantile(l, 0.5)),
           ms(DemoStats.quantile(l, 0.99))});
     }
+    references.forEach((policy, o) -> rows.add(new String[] {"offline: " + policy, String.format("%,d", o.impressions()),
+        percent(o.likeRate()), "-", percent(o.quickSkipRate()), "-", "-"}));
     return rows;
   }
 
@@ -548,30 +580,72 @@ public final class LocalRun {
     return Double.isNaN(v) ? "-" : String.format("%.1f%%", 100 * v);
   }
 
-  /** The phases' like rates and the lift, or why there is none. */
+  /**
+   * The model's lift: against the control group in the same minutes (the measurement), against
+   * phase 1, and against the offline references; or why there is none.
+   */
   private String lift() {
-    DemoStats.Tally h = stats.tally(io.slatestream.ranking.HeuristicScorer.VERSION);
+    DemoStats.Tally h = stats.tally(HEURISTIC);
     DemoStats.Tally m = stats.tally(MODEL_VERSION);
-    if (h.answers == 0 || m.answers == 0) {
+    DemoStats.Tally c = stats.tally(CONTROL);
+    if (m.answers == 0) {
       return trainingFailure != null ? "no lift measured: training failed (" + trainingFailure + ")"
-          : "no lift measured: only one model served answered slates";
+          : "no lift measured: no slate ranked by the model was answered";
     }
-    // Phase 1 starts cold (no item statistics, no user history): its last minute is the fairer
-    // comparison, and is shown beside the whole phase.
+    StringBuilder b = new StringBuilder();
+    if (c.answers > 0) {
+      double diff = m.likeRate() - c.likeRate();
+      double se = Math.sqrt(m.likeRate() * (1 - m.likeRate()) / m.answers
+          + c.likeRate() * (1 - c.likeRate()) / c.answers);
+      b.append(String.format("%s %.1f%% vs the heuristic's control group %.1f%% in the same minutes: %+.1f%% relative,"
+              + " %+.1f points (95%% interval %+.1f to %+.1f); truth-expected like rate %.1f%% vs %.1f%%;"
+              + " quick skips %.1f%% vs %.1f%%", MODEL_VERSION, 100 * m.likeRate(), 100 * c.likeRate(),
+          100 * (m.likeRate() / c.likeRate() - 1), 100 * diff, 100 * (diff - 1.96 * se), 100 * (diff + 1.96 * se),
+          100 * m.expectedLikeRate(), 100 * c.expectedLikeRate(), 100 * m.quickSkipRate(), 100 * c.quickSkipRate()));
+    } else {
+      b.append("no control group (model.holdout-share 0)");
+    }
+    // Phase 1 starts cold (no item statistics, no user history): its last minute is shown too.
     DemoStats.Tally warm = new DemoStats.Tally();
     long from = trainingStartMs - stats.startMs() - 60_000;
     stats.overTime().forEach((bucket, byModel) -> {
-      DemoStats.Tally t = byModel.get(io.slatestream.ranking.HeuristicScorer.VERSION);
+      DemoStats.Tally t = byModel.get(HEURISTIC);
       if (t != null && bucket >= from && bucket + DemoStats.BUCKET_MS <= trainingStartMs - stats.startMs()) {
         warm.answers += t.answers;
         warm.likes += t.likes;
       }
     });
-    return String.format("like rate %.1f%% -> %.1f%% (%+.1f%% relative, %+.1f points; phase 1's last minute %s);"
-            + " quick skips %.1f%% -> %.1f%%; truth-expected like rate %.1f%% -> %.1f%%", 100 * h.likeRate(),
-        100 * m.likeRate(), 100 * (m.likeRate() / h.likeRate() - 1), 100 * (m.likeRate() - h.likeRate()),
-        percent(warm.likeRate()), 100 * h.quickSkipRate(), 100 * m.quickSkipRate(), 100 * h.expectedLikeRate(),
-        100 * m.expectedLikeRate());
+    if (h.answers > 0) {
+      b.append(String.format("; phase 1 (heuristic, from cold) %.1f%%, its last minute %s", 100 * h.likeRate(),
+          percent(warm.likeRate())));
+    }
+    io.slatestream.eval.Evaluation.Online pop = references.get("popularity");
+    if (pop != null) {
+      b.append(String.format("; popularity %.1f%% offline (%+.0f%% relative to it)", 100 * pop.likeRate(),
+          100 * (m.likeRate() / pop.likeRate() - 1)));
+    }
+    return b.toString();
+  }
+
+  /**
+   * The reference policies of {@code mvn -Peval} on this run's simulated world (same seed,
+   * population, catalogue and event rate), offline: the heuristic serves for phase 1 and training,
+   * then the policy for phase 2. No Kafka and no Flink, so the heuristic's offline row shows how
+   * far the offline and the live figures agree.
+   */
+  private void runReferences(JobConfig config) {
+    long warmupMs = releaseMs - stats.startMs();
+    io.slatestream.eval.Evaluation eval = new io.slatestream.eval.Evaluation(new io.slatestream.eval.Evaluation.Settings(
+        world, warmupMs, phase2.toMillis(), config.slateSize, 0.2, config, io.slatestream.model.TrainerConfig.defaults(),
+        io.slatestream.model.ExampleSelection.ANSWERED));
+    long started = System.currentTimeMillis();
+    say("Running the reference policies offline on the same simulated world (%s)...", String.join(", ", REFERENCES));
+    List<CompletableFuture<io.slatestream.eval.Evaluation.Online>> runs = REFERENCES.stream()
+        .map(p -> CompletableFuture.supplyAsync(() -> eval.online(p))).toList();
+    for (int i = 0; i < REFERENCES.size(); i++) {
+      references.put(REFERENCES.get(i), runs.get(i).join());
+    }
+    say("  done in %.0f s", (System.currentTimeMillis() - started) / 1000.0);
   }
 
   private String heap() {
@@ -591,7 +665,7 @@ public final class LocalRun {
           firstModelSlateMs > 0 ? (firstModelSlateMs - releaseMs) + " ms after the release" : "not seen");
     }
     if (duration == null) {
-      say("  lift (phase 2 vs phase 1): %s", lift());
+      say("  lift: %s", lift());
     }
     say("  %s", heap());
   }
@@ -608,11 +682,18 @@ public final class LocalRun {
     settings.add("Generated " + java.time.Instant.now());
     List<String> notes = new ArrayList<>();
     if (duration == null) {
-      notes.add("Lift (phase 2 vs phase 1): " + lift());
+      notes.add("Lift: " + lift());
+      notes.add("Phase 2 splits the users by a hash of their id (model.holdout-share): the control group keeps the"
+          + " heuristic, so model and heuristic are compared over the same minutes, users and catalogue.");
+      if (!references.isEmpty()) {
+        notes.add("Offline rows: the reference policies of mvn -Peval on the same simulated world, run after the job"
+            + " without Kafka or Flink (every answer gets a fresh slate); the offline heuristic shows how far offline"
+            + " and live figures agree.");
+      }
       notes.add("The truth-expected like rate averages the simulator's true like probability over the items"
           + " answered: the same comparison with less sampling noise.");
-      notes.add("The phases follow each other, so phase 2 also meets users and items with longer histories:"
-          + " compare the like rate over time below, not only the totals.");
+      notes.add("Phase 2 also meets users and items with longer histories than phase 1, which is why the"
+          + " control group, not phase 1, is what the model is measured against.");
     }
     if (trained != null) {
       notes.add(String.format("%s: trained in %.1f s on %,d examples logged by the job in phase 1 (validation on the"

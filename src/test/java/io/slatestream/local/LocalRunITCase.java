@@ -95,8 +95,14 @@ class LocalRunITCase {
     long modelAnswers = number(out, "2 \\(demo-m1\\)\\s+([\\d,]+)");
     assertThat(heuristicAnswers).as("answers to slates the heuristic ranked").isPositive();
     assertThat(modelAnswers).as("answers to slates the released model ranked, in the same running job").isPositive();
+    long controlAnswers = number(out, "2 \\(heuristic-v1, control\\)\\s+([\\d,]+)");
+    assertThat(controlAnswers).as("answers from the control group the heuristic kept serving in phase 2").isPositive();
     assertThat(out).containsPattern("first slate ranked by it \\d+ ms after the release")
-        .contains("lift (phase 2 vs phase 1): like rate");
+        .containsPattern("lift: demo-m1 [\\d.]+% vs the heuristic's control group [\\d.]+% in the same minutes")
+        .containsPattern("popularity [\\d.]+% offline");
+    for (String policy : List.of("popularity", "heuristic", "oracle")) {
+      assertThat(number(out, "offline: " + policy + "\\s+([\\d,]+)")).as(policy + " reference answers").isPositive();
+    }
 
     String page = Files.readString(report.resolve("index.html"));
     assertThat(page).contains("demo-m1").contains("heuristic-v1").contains("data:image/png;base64,");
