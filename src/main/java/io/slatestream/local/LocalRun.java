@@ -54,11 +54,13 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * <p>By default it is a demo in two phases: the heuristic serves for {@code --phase1} while the job
  * logs training examples; then {@code train} learns a model from them (in this process, with the
  * simulator still running) and publishes a ModelRelease, which the running job rolls out; the
- * model serves for {@code --phase2}. Progress every 5 s; at the end a summary with the like rate of
- * each phase and a report (target/local-run/report/index.html). With {@code --duration} it is a
+ * model serves half of the users for {@code --phase2} while the heuristic keeps serving the other
+ * half (model.holdout-share). Progress every 5 s; at the end a summary with the like rate of each
+ * group, the model's lift over the control group with its 95 % interval, the reference policies
+ * run offline on the same world, and a report (target/local-run/report/index.html). With {@code --duration} it is a
  * single heuristic run of that length instead (0 = until Ctrl-C).
  *
- * <p>Options: {@code --phase1 120s --phase2 90s --users 5000 --items 2000 --rate 500 --seed 42
+ * <p>Options: {@code --phase1 180s --phase2 120s --users 1000 --items 2000 --rate 500 --seed 42
  * --categories 12 --creators 250 --new-items-per-minute 20 --parallelism 2}; any other
  * {@code --key value} is a job option (see the README).
  */
@@ -67,10 +69,15 @@ public final class LocalRun {
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
   /** Set: a single heuristic run this long (0 = until Ctrl-C). Null: the two-phase demo. */
   private Duration duration;
-  private Duration phase1 = Duration.ofSeconds(120);
-  private Duration phase2 = Duration.ofSeconds(90);
+  private Duration phase1 = Duration.ofSeconds(180);
+  private Duration phase2 = Duration.ofSeconds(120);
   private int parallelism = 2;
-  private SimSettings world = SimSettings.defaults();
+  /**
+   * 1,000 users at 500 events/s: each user sends about 90 events in phase 1, enough history for
+   * affinities to mean something. With 5,000 users (about 18 each) the model learns from cold
+   * profiles only and loses to the heuristic on the warmer ones of phase 2 (README, The local demo).
+   */
+  private SimSettings world = SimSettings.defaults().withUsers(1_000);
 
   private final AtomicLong slatesOut = new AtomicLong();
   private final AtomicLong requestSlates = new AtomicLong();
