@@ -192,7 +192,9 @@ public final class LocalRun {
       }));
 
       stats = new DemoStats(System.currentTimeMillis());
-      Thread heap = new Thread(() -> sampleHeap(stopping), "heap-sampler");
+      // Sampled until the offline references are done too: the heap must hold them as well.
+      AtomicBoolean heapSampled = new AtomicBoolean();
+      Thread heap = new Thread(() -> sampleHeap(heapSampled), "heap-sampler");
       heap.setDaemon(true);
       heap.start();
       Thread reader = new Thread(() -> readOutputs(config, kafka.bootstrapServers(), stopping), "output-reader");
@@ -241,6 +243,8 @@ public final class LocalRun {
         if (duration == null && trained != null) {
           runReferences(config);
         }
+        heapSampled.set(true);
+        heap.join(2_000);
         summary(gen, jobLatency);
         if (savepoint != null) {
           say("  savepoint                %s", savepoint);
