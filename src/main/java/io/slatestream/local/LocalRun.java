@@ -57,8 +57,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * model serves half of the users for {@code --phase2} while the heuristic keeps serving the other
  * half (model.holdout-share). Progress every 5 s; at the end a summary with the like rate of each
  * group, the model's lift over the control group with its 95 % interval, the reference policies
- * run offline on the same world, and a report (target/local-run/report/index.html). With {@code --duration} it is a
- * single heuristic run of that length instead (0 = until Ctrl-C).
+ * run offline on the same world, and a report (target/local-run/report/index.html). With
+ * {@code --duration} it is a single heuristic run of that length instead (0 = until Ctrl-C).
  *
  * <p>Options: {@code --phase1 180s --phase2 120s --users 1000 --items 2000 --rate 500 --seed 42
  * --categories 12 --creators 250 --new-items-per-minute 20 --parallelism 2}; any other
@@ -434,7 +434,6 @@ public final class LocalRun {
     }
   }
 
-  /** The slate as the simulator reads it: item numbers and sources in rank order. */
   /**
    * Which group answers to this slate count for: the model; the heuristic before the model was
    * live; or, once it is, the heuristic for users of the control group (model.holdout-share).
@@ -448,6 +447,7 @@ public final class LocalRun {
     return model;
   }
 
+  /** The slate as the simulator reads it: item numbers and sources in rank order, and its group. */
   private ServedSlate served(Slate s) {
     int n = s.getItems().size();
     int[] items = new int[n];
