@@ -104,7 +104,8 @@ public final class RankerBench {
     for (int i = 0; i < catalog.size(); i++) {
       h.processBroadcastElement(new RankerBroadcast(Catalog.itemId(i), catalog.toItem(i)), t0);
       statsImpressions[i] = random.nextInt(200);
-      statsLikes[i] = statsImpressions[i] * catalog.quality(i) * 0.1 + random.nextInt(3);
+      // A count: quality is centred on 0, so a poor item starts with no likes rather than fewer than none.
+      statsLikes[i] = Math.max(0.0, statsImpressions[i] * catalog.quality(i) * 0.1) + random.nextInt(3);
       statsSkips[i] = statsImpressions[i] * 0.1;
       h.processBroadcastElement(new RankerBroadcast(Catalog.itemId(i), new ItemStats(Catalog.itemId(i), t0,
           statsImpressions[i], statsLikes[i], statsSkips[i], statsQuick[i])), t0);
