@@ -13,10 +13,9 @@ import io.slatestream.config.JobConfig;
 import io.slatestream.inspect.SavepointReader.Counts;
 import io.slatestream.inspect.SavepointReader.ItemRow;
 import io.slatestream.inspect.SavepointReader.UserRow;
-import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.serde.AvroCodec;
-import io.slatestream.testing.KafkaTopics;
+import io.slatestream.testing.EmbeddedKafkaExtension;
 import io.slatestream.testing.RunningJob;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,8 +34,6 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,20 +50,8 @@ class InspectCommandITCase {
   static final MiniClusterExtension FLINK = new MiniClusterExtension(
       new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
 
-  static EmbeddedKafka kafka;
-  static KafkaTopics topics;
-
-  @BeforeAll
-  static void startKafka() throws Exception {
-    kafka = EmbeddedKafka.start();
-    topics = new KafkaTopics(kafka.bootstrapServers());
-  }
-
-  @AfterAll
-  static void stopKafka() {
-    topics.close();
-    kafka.close();
-  }
+  @RegisterExtension
+  static final EmbeddedKafkaExtension BROKER = new EmbeddedKafkaExtension();
 
   private static final long T = System.currentTimeMillis() - 600_000;
   private static final long PUBLISHED = T - 86_400_000L;
@@ -78,7 +63,7 @@ class InspectCommandITCase {
   void theCsvFilesHoldWhatWasFedIn(@InjectMiniCluster MiniCluster cluster) throws Exception {
     String run = "inspect-" + System.nanoTime();
     Map<String, String> opts = new HashMap<>();
-    opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+    opts.put("kafka.bootstrap.servers", BROKER.kafka().bootstrapServers());
     opts.put("kafka.group.id", run);
     opts.put("source.starting-offsets", "EARLIEST");
     // Only the checkpoint triggered below: none subsumes it before it is read.
@@ -92,7 +77,7 @@ class InspectCommandITCase {
       opts.put("topic." + t, run + "-" + t);
     }
     JobConfig config = JobConfig.of(opts);
-    Topics.create(kafka, config, 2);
+    Topics.create(BROKER.kafka(), config, 2);
 
     AvroCodec<Item> items = AvroCodec.of(Item.class);
     Map<String, Item> catalog = new LinkedHashMap<>();
@@ -103,11 +88,11 @@ class InspectCommandITCase {
     catalog.put("i5", item("i5", "sport", "c3\nb"));
     catalog.put("i8", item("i8", "film", "c4"));
     for (Item i : catalog.values()) {
-      topics.send(config.topicItems, i.getItemId(), items.encode(i));
+      BROKER.topics().send(config.topicItems, i.getItemId(), items.encode(i));
     }
     // Published, then deleted by a tombstone: the rankers forget it, and nobody interacted with it.
-    topics.send(config.topicItems, "i6", items.encode(item("i6", "music", "c1")));
-    topics.send(config.topicItems, "i6", null);
+    BROKER.topics().send(config.topicItems, "i6", items.encode(item("i6", "music", "c1")));
+    BROKER.topics().send(config.topicItems, "i6", null);
 
     Configuration flink = new Configuration();
     flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
@@ -117,7 +102,7 @@ class InspectCommandITCase {
     String savepoint;
     SavepointReader.Contents fromCheckpoint;
     Map<String, Integer> impressions = new TreeMap<>();
-    try (RunningJob job = RunningJob.start(config, 2, topics, flink)) {
+    try (RunningJob job = RunningJob.start(config, 2, BROKER.topics(), flink)) {
       job.awaitCatalog(catalog.keySet(), T);
 
       AvroCodec<Interaction> interactions = AvroCodec.of(Interaction.class);
@@ -133,7 +118,7 @@ class InspectCommandITCase {
           // An item the catalog never had: counted, its affinity waits for the item.
           event("u3", "i7", InteractionType.LIKE, 20_000));
       for (Interaction e : events) {
-        topics.send(config.topicInteractions, e.getUserId(), interactions.encode(e));
+        BROKER.topics().send(config.topicInteractions, e.getUserId(), interactions.encode(e));
       }
       job.awaitConsumed(config.topicInteractions, config.topicItems);
       // Impressions are the served slates read back: wait until all are in, then until all are read.
@@ -154,7 +139,7 @@ class InspectCommandITCase {
 
     Path out = tmp.resolve("csv");
     InspectCommand.Outcome outcome = InspectCommand.run("--savepoint", savepoint, "--output", out.toString(),
-        "--kafka.bootstrap.servers", kafka.bootstrapServers());
+        "--kafka.bootstrap.servers", BROKER.kafka().bootstrapServers());
     assertThat(outcome.written().users()).isEqualTo(3);
     assertThat(outcome.written().userCategories()).isEqualTo(6);
 

@@ -16,10 +16,9 @@ import io.slatestream.avro.TrainingExample;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.config.JobConfig;
-import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.serde.AvroCodec;
-import io.slatestream.testing.KafkaTopics;
+import io.slatestream.testing.EmbeddedKafkaExtension;
 import io.slatestream.testing.TestJobs;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -47,8 +46,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import io.slatestream.config.JobOptions;
@@ -73,20 +70,8 @@ class SlatestreamPipelineITCase {
           .setNumberSlotsPerTaskManager(2)
           .build());
 
-  static EmbeddedKafka kafka;
-  static KafkaTopics topics;
-
-  @BeforeAll
-  static void startKafka() throws Exception {
-    kafka = EmbeddedKafka.start();
-    topics = new KafkaTopics(kafka.bootstrapServers());
-  }
-
-  @AfterAll
-  static void stopKafka() {
-    topics.close();
-    kafka.close();
-  }
+  @RegisterExtension
+  static final EmbeddedKafkaExtension BROKER = new EmbeddedKafkaExtension();
 
   private static final long T0 = System.currentTimeMillis() - 600_000;
   private final AvroCodec<Interaction> interactions = AvroCodec.of(Interaction.class);
@@ -103,7 +88,7 @@ class SlatestreamPipelineITCase {
   void slatesFlowAndGarbageIsDeadLetteredWithReasons(JobOptions.DeliveryMode delivery) throws Exception {
     String run = "pipeline-" + delivery + "-" + System.nanoTime();
     Map<String, String> opts = new HashMap<>();
-    opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+    opts.put("kafka.bootstrap.servers", BROKER.kafka().bootstrapServers());
     opts.put("kafka.group.id", run);
     opts.put("source.starting-offsets", "EARLIEST");
     opts.put("sink.delivery", delivery.name());
@@ -118,13 +103,13 @@ class SlatestreamPipelineITCase {
       opts.put("topic." + t, run + "-" + t);
     }
     JobConfig config = JobConfig.of(opts);
-    Topics.create(kafka, config, 2);
+    Topics.create(BROKER.kafka(), config, 2);
 
     // Catalog: 4 categories x 10 items.
     for (int i = 0; i < 40; i++) {
       Item item = Item.newBuilder().setItemId("item-" + i).setCategory("cat-" + (i % 4))
           .setCreatorId("creator-" + (i % 7)).setDurationMs(30_000).setPublishedTimeMs(T0 - 86_400_000L).build();
-      topics.send(config.topicItems, item.getItemId(), items.encode(item));
+      BROKER.topics().send(config.topicItems, item.getItemId(), items.encode(item));
     }
 
     // Ten users, each likes three items of "their" category and skips one item of another, all
@@ -136,11 +121,11 @@ class SlatestreamPipelineITCase {
       List<String> touched = new ArrayList<>();
       for (int k = 0; k < 3; k++) {
         String itemId = "item-" + (fav + 4 * k);
-        topics.send(config.topicInteractions, user, interactions.encode(interaction(user, itemId, InteractionType.LIKE, 20_000, T0 + k * 1000)));
+        BROKER.topics().send(config.topicInteractions, user, interactions.encode(interaction(user, itemId, InteractionType.LIKE, 20_000, T0 + k * 1000)));
         touched.add(itemId);
       }
       String skipped = "item-" + ((fav + 1) % 4);
-      topics.send(config.topicInteractions, user, interactions.encode(interaction(user, skipped, InteractionType.SKIP, 500, T0 + 3000)));
+      BROKER.topics().send(config.topicInteractions, user, interactions.encode(interaction(user, skipped, InteractionType.SKIP, 500, T0 + 3000)));
       touched.add(skipped);
       interacted.put(user, Set.copyOf(touched));
     }
@@ -150,7 +135,7 @@ class SlatestreamPipelineITCase {
     for (int u = 0; u < 10; u++) {
       SlateRequest r = SlateRequest.newBuilder().setRequestId("req-" + u).setUserId("user-" + u)
           .setSlateSize(u == 0 ? 10_000 : 0).setEventTimeMs(T0 + 60_000).build();
-      topics.send(config.topicSlateRequests, r.getUserId(), requests.encode(r));
+      BROKER.topics().send(config.topicSlateRequests, r.getUserId(), requests.encode(r));
       requestIds.add(r.getRequestId());
     }
 
@@ -170,7 +155,7 @@ class SlatestreamPipelineITCase {
     sendGarbage(config, interactions.encode(interaction("user-1", "item-1", InteractionType.LIKE, 10,
         System.currentTimeMillis() + 30L * 86_400_000L)), "invalid: eventTimeMs", expectedReasons, garbageBytes);
     // A valid event after the garbage: the job must keep going past all of it.
-    topics.send(config.topicInteractions, "user-9",
+    BROKER.topics().send(config.topicInteractions, "user-9",
         interactions.encode(interaction("user-9", "item-39", InteractionType.SKIP, 100, T0 + 5000)));
     Set<String> user9 = new java.util.HashSet<>(interacted.get("user-9"));
     user9.add("item-39");
@@ -184,7 +169,7 @@ class SlatestreamPipelineITCase {
     List<Slate> earlier = List.of(earlierSlate("earlier-1", "item-30", "item-31", "item-32", "item-33"),
         earlierSlate("earlier-2", "item-30", "item-31"));
     for (Slate s : earlier) {
-      topics.send(config.topicRecommendations, s.getUserId(), slateCodec.encode(s));
+      BROKER.topics().send(config.topicRecommendations, s.getUserId(), slateCodec.encode(s));
     }
     Set<String> earlierIds = Set.of("earlier-1", "earlier-2", "earlier-aborted");
 
@@ -216,7 +201,7 @@ class SlatestreamPipelineITCase {
 
     // --- dead letters: each garbage record, with its bytes, coordinates and reason -------------
     AvroCodec<DeadLetter> dlCodec = AvroCodec.of(DeadLetter.class);
-    List<DeadLetter> deadLetters = topics.readAll(config.topicDeadLetters).stream()
+    List<DeadLetter> deadLetters = BROKER.topics().readAll(config.topicDeadLetters).stream()
         .map(r -> decode(dlCodec, r)).toList();
     assertThat(deadLetters).hasSize(expectedReasons.size());
     for (DeadLetter d : deadLetters) {
@@ -228,7 +213,7 @@ class SlatestreamPipelineITCase {
     }
 
     // --- slates ------------------------------------------------------------------------------
-    List<ConsumerRecord<byte[], byte[]>> records = topics.readAll(config.topicRecommendations).stream()
+    List<ConsumerRecord<byte[], byte[]>> records = BROKER.topics().readAll(config.topicRecommendations).stream()
         .filter(r -> !earlierIds.contains(decode(slateCodec, r).getSlateId())).toList();
     List<Slate> slates = records.stream().map(r -> decode(slateCodec, r)).toList();
     for (int i = 0; i < records.size(); i++) {
@@ -241,7 +226,7 @@ class SlatestreamPipelineITCase {
     assertThat(byRequest.keySet()).containsExactlyInAnyOrderElementsOf(requestIds);
     byRequest.values().forEach(l -> assertThat(l).hasSize(1));
     byRequest.values().forEach(l -> assertThat(l.get(0).getTriggerEventTimeMs()).isEqualTo(T0 + 60_000));
-    // Whether the catalog reached the ranker before a request is a race between topics, so the
+    // Whether the catalog reached the ranker before a request is a race between BROKER.topics(), so the
     // contents of request slates are checked by the ranker's harness test; here: bounded, ranked.
     byRequest.values().forEach(l -> assertThat(l.get(0).getItems()).hasSizeLessThanOrEqualTo(config.slateMaxSize)
         .extracting(SlateItem::getScore).isSortedAccordingTo(java.util.Comparator.reverseOrder()));
@@ -249,7 +234,7 @@ class SlatestreamPipelineITCase {
     // Every served item comes back once as a training example, with the vector of the job's
     // feature spec; nothing answered these slates, so the end of input closes them as NO_ACTION.
     AvroCodec<TrainingExample> exCodec = AvroCodec.of(TrainingExample.class);
-    List<TrainingExample> examples = topics.readAll(config.topicTrainingExamples).stream()
+    List<TrainingExample> examples = BROKER.topics().readAll(config.topicTrainingExamples).stream()
         .map(r -> decode(exCodec, r)).toList();
     FeatureVectorBuilder features = new FeatureVectorBuilder(config);
     assertThat(examples).extracting(e -> e.getSlateId() + "/" + e.getItemId() + "@" + e.getPosition())
@@ -337,7 +322,7 @@ class SlatestreamPipelineITCase {
   /** Writes one record in a Kafka transaction and aborts it. */
   private static void sendAborted(JobConfig config, byte[] value) {
     Properties p = new Properties();
-    p.put("bootstrap.servers", kafka.bootstrapServers());
+    p.put("bootstrap.servers", BROKER.kafka().bootstrapServers());
     p.put("transactional.id", config.transactionalIdPrefix + "-aborting-writer");
     p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
     p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
@@ -353,7 +338,7 @@ class SlatestreamPipelineITCase {
 
   private void sendGarbage(JobConfig config, byte[] value, String reason, Map<Long, String> reasons,
       Map<Long, byte[]> bytes) throws Exception {
-    RecordMetadata md = topics.send(config.topicInteractions, "user-1", value);
+    RecordMetadata md = BROKER.topics().send(config.topicInteractions, "user-1", value);
     long key = coordinates(md.partition(), md.offset());
     reasons.put(key, reason);
     bytes.put(key, value);

@@ -11,10 +11,9 @@ import io.slatestream.avro.SlateRequest;
 import io.slatestream.config.JobConfig;
 import io.slatestream.inspect.SavepointReader;
 import io.slatestream.inspect.SavepointReader.UserRow;
-import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.serde.AvroCodec;
-import io.slatestream.testing.KafkaTopics;
+import io.slatestream.testing.EmbeddedKafkaExtension;
 import io.slatestream.testing.RunningJob;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,8 +38,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,23 +64,11 @@ class RecoveryITCase {
         .setConfiguration(cluster).build();
   });
 
-  static EmbeddedKafka kafka;
-  static KafkaTopics topics;
+  @RegisterExtension
+  static final EmbeddedKafkaExtension BROKER = new EmbeddedKafkaExtension();
   @TempDir static Path savepoints;
   /** The failure-free run at parallelism 2, shared by both tests (run once, by whichever asks first). */
   static Run baseline;
-
-  @BeforeAll
-  static void startKafka() throws Exception {
-    kafka = EmbeddedKafka.start();
-    topics = new KafkaTopics(kafka.bootstrapServers());
-  }
-
-  @AfterAll
-  static void stopKafka() throws Exception {
-    topics.close();
-    kafka.close();
-  }
 
   private static final long T = System.currentTimeMillis() - 600_000;
   private static final int USERS = 12;
@@ -135,13 +120,13 @@ class RecoveryITCase {
       Configuration restore = new Configuration();
       restore.set(StateRecoveryOptions.SAVEPOINT_PATH, clean.savepoint());
       String after;
-      try (RunningJob job = RunningJob.start(clean.config(), parallelism, topics, restore)) {
+      try (RunningJob job = RunningJob.start(clean.config(), parallelism, BROKER.topics(), restore)) {
         List<String> ids = new ArrayList<>();
         AvroCodec<SlateRequest> codec = AvroCodec.of(SlateRequest.class);
         for (String user : clean.interacted().keySet()) {
           SlateRequest r = SlateRequest.newBuilder().setRequestId("at-" + parallelism + "-" + user).setUserId(user)
               .setSlateSize(4).setEventTimeMs(T + 120_000 + parallelism).build();
-          topics.send(clean.config().topicSlateRequests, user, codec.encode(r));
+          BROKER.topics().send(clean.config().topicSlateRequests, user, codec.encode(r));
           ids.add(r.getRequestId());
         }
         Map<String, List<Slate>> answers = job.awaitAnswers(ids);
@@ -182,7 +167,7 @@ class RecoveryITCase {
       boolean restarted) throws Exception {
     String run = name + "-" + System.nanoTime();
     Map<String, String> opts = new HashMap<>();
-    opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+    opts.put("kafka.bootstrap.servers", BROKER.kafka().bootstrapServers());
     opts.put("kafka.group.id", run);
     opts.put("source.starting-offsets", "EARLIEST");
     opts.put("sink.delivery", "EXACTLY_ONCE");
@@ -193,14 +178,14 @@ class RecoveryITCase {
       opts.put("topic." + t, run + "-" + t);
     }
     JobConfig config = JobConfig.of(opts);
-    Topics.create(kafka, config, 2);
+    Topics.create(BROKER.kafka(), config, 2);
 
     AvroCodec<Item> items = AvroCodec.of(Item.class);
     List<String> itemIds = new ArrayList<>();
     for (int i = 0; i < ITEMS; i++) {
       Item item = Item.newBuilder().setItemId("item-" + i).setCategory("cat-" + (i % 3))
           .setCreatorId("creator-" + (i % 5)).setDurationMs(30_000).setPublishedTimeMs(T - 86_400_000L).build();
-      topics.send(config.topicItems, item.getItemId(), items.encode(item));
+      BROKER.topics().send(config.topicItems, item.getItemId(), items.encode(item));
       itemIds.add(item.getItemId());
     }
 
@@ -212,7 +197,7 @@ class RecoveryITCase {
     Map<String, Set<String>> interacted = new LinkedHashMap<>();
     String savepoint;
     JobID id;
-    try (RunningJob job = RunningJob.start(config, parallelism, topics, flink)) {
+    try (RunningJob job = RunningJob.start(config, parallelism, BROKER.topics(), flink)) {
       id = job.id();
       job.awaitCatalog(itemIds, T - 60_000);
       requests.addAll(job.probeRequests());
@@ -247,12 +232,12 @@ class RecoveryITCase {
         Interaction e = Interaction.newBuilder().setEventId(user + "-" + half + "-" + k).setUserId(user)
             .setItemId("item-" + item).setType(type).setWatchTimeMs(type == InteractionType.SKIP ? 800 + k : 20_000)
             .setEventTimeMs(t).build();
-        topics.send(config.topicInteractions, user, interactions.encode(e));
+        BROKER.topics().send(config.topicInteractions, user, interactions.encode(e));
         interacted.computeIfAbsent(user, x -> new HashSet<>()).add(e.getItemId());
       }
       SlateRequest r = SlateRequest.newBuilder().setRequestId("half" + (half + 1) + "-" + user).setUserId(user)
           .setSlateSize(5).setEventTimeMs(T + half * 60_000L + 30_000L).build();
-      topics.send(config.topicSlateRequests, user, requests.encode(r));
+      BROKER.topics().send(config.topicSlateRequests, user, requests.encode(r));
       ids.add(r.getRequestId());
     }
     return ids;
@@ -263,7 +248,7 @@ class RecoveryITCase {
     AvroCodec<Slate> codec = AvroCodec.of(Slate.class);
     long deadline = System.currentTimeMillis() + 120_000;
     while (System.currentTimeMillis() < deadline) {
-      for (ConsumerRecord<byte[], byte[]> r : topics.readAll(config.topicRecommendations, false)) {
+      for (ConsumerRecord<byte[], byte[]> r : BROKER.topics().readAll(config.topicRecommendations, false)) {
         try {
           String request = codec.decode(r.value()).getRequestId();
           if (request != null && request.startsWith(prefix)) {

@@ -13,10 +13,9 @@ import io.slatestream.config.JobConfig;
 import io.slatestream.inspect.CsvExport;
 import io.slatestream.inspect.InspectCommand;
 import io.slatestream.inspect.SavepointReader;
-import io.slatestream.local.EmbeddedKafka;
 import io.slatestream.local.Topics;
 import io.slatestream.serde.AvroCodec;
-import io.slatestream.testing.KafkaTopics;
+import io.slatestream.testing.EmbeddedKafkaExtension;
 import io.slatestream.testing.RunningJob;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,8 +38,6 @@ import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.utils.Utils;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -79,27 +76,15 @@ class SavepointCompatibilityITCase {
   private static final Map<String, Set<String>> INTERACTED = Map.of(
       "u1", Set.of("i1", "i2", "i4"), "u2", Set.of("i3", "i4", "i5"), "u3", Set.of("i1", "i7"));
 
-  static EmbeddedKafka kafka;
-  static KafkaTopics topics;
-
-  @BeforeAll
-  static void startKafka() throws Exception {
-    kafka = EmbeddedKafka.start();
-    topics = new KafkaTopics(kafka.bootstrapServers());
-  }
-
-  @AfterAll
-  static void stopKafka() {
-    topics.close();
-    kafka.close();
-  }
+  @RegisterExtension
+  static final EmbeddedKafkaExtension BROKER = new EmbeddedKafkaExtension();
 
   @TempDir Path tmp;
 
   /** The job's configuration in every release's run: default topic names, this test's broker. */
   private static JobConfig config(Map<String, String> more) {
     Map<String, String> opts = new HashMap<>(more);
-    opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+    opts.put("kafka.bootstrap.servers", BROKER.kafka().bootstrapServers());
     opts.put("source.starting-offsets", "EARLIEST");
     opts.put("slate.debounce", "0 s");
     return JobConfig.of(opts);
@@ -143,13 +128,13 @@ class SavepointCompatibilityITCase {
     Configuration restore = new Configuration();
     restore.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint.toUri().toString());
     String after;
-    try (RunningJob job = RunningJob.start(config, PARALLELISM, topics, restore)) {
+    try (RunningJob job = RunningJob.start(config, PARALLELISM, BROKER.topics(), restore)) {
       AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
       List<String> ids = new ArrayList<>();
       for (String user : USERS) {
         SlateRequest r = SlateRequest.newBuilder().setRequestId("after-upgrade-" + user).setUserId(user)
             .setSlateSize(3).setEventTimeMs(T + 600_000).build();
-        topics.send(config.topicSlateRequests, user, requests.encode(r));
+        BROKER.topics().send(config.topicSlateRequests, user, requests.encode(r));
         ids.add(r.getRequestId());
       }
       Map<String, List<Slate>> answers = job.awaitAnswers(ids);
@@ -182,7 +167,7 @@ class SavepointCompatibilityITCase {
     Path out = DIR.resolve(System.getProperty("slatestream.write-savepoint"));
     assertThat(out).as("a committed release is never replaced").doesNotExist();
     JobConfig config = config(Map.of());
-    Topics.create(kafka, config, PARALLELISM);
+    Topics.create(BROKER.kafka(), config, PARALLELISM);
 
     AvroCodec<Item> items = AvroCodec.of(Item.class);
     Map<String, Item> catalog = new LinkedHashMap<>();
@@ -195,9 +180,9 @@ class SavepointCompatibilityITCase {
           .setCreatorId("c" + (i % 3)).setDurationMs(30_000).setPublishedTimeMs(T - 86_400_000L).build());
     }
     for (Item item : catalog.values()) {
-      topics.send(config.topicItems, item.getItemId(), items.encode(item));
+      BROKER.topics().send(config.topicItems, item.getItemId(), items.encode(item));
     }
-    topics.send(config.topicItems, "i6", null); // deleted
+    BROKER.topics().send(config.topicItems, "i6", null); // deleted
     catalog.remove("i6");
 
     // All state in files beside _metadata, none inlined: inlined state keeps the absolute path it
@@ -207,7 +192,7 @@ class SavepointCompatibilityITCase {
     files.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
     files.set(CheckpointingOptions.FS_SMALL_FILE_THRESHOLD, MemorySize.ZERO);
     String savepoint;
-    try (RunningJob job = RunningJob.start(config, PARALLELISM, topics, files)) {
+    try (RunningJob job = RunningJob.start(config, PARALLELISM, BROKER.topics(), files)) {
       job.awaitCatalog(catalog.keySet(), T - 60_000);
       AvroCodec<Interaction> interactions = AvroCodec.of(Interaction.class);
       List<Interaction> events = List.of(
@@ -217,7 +202,7 @@ class SavepointCompatibilityITCase {
           event("u2", "i4", InteractionType.SKIP, 5_000),
           event("u3", "i1", InteractionType.SKIP, 100), event("u3", "i7", InteractionType.LIKE, 20_000));
       for (Interaction e : events) {
-        topics.send(config.topicInteractions, e.getUserId(), interactions.encode(e));
+        BROKER.topics().send(config.topicInteractions, e.getUserId(), interactions.encode(e));
       }
       // Served slates await their labels in state.
       AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
@@ -225,7 +210,7 @@ class SavepointCompatibilityITCase {
       for (String user : USERS) {
         SlateRequest r = SlateRequest.newBuilder().setRequestId("before-upgrade-" + user).setUserId(user)
             .setSlateSize(3).setEventTimeMs(T + 1_000).build();
-        topics.send(config.topicSlateRequests, user, requests.encode(r));
+        BROKER.topics().send(config.topicSlateRequests, user, requests.encode(r));
         ids.add(r.getRequestId());
       }
       job.awaitAnswers(ids);
@@ -240,7 +225,7 @@ class SavepointCompatibilityITCase {
     List<Map<String, Object>> records = new ArrayList<>();
     for (String topic : List.of(config.topicInteractions, config.topicItems, config.topicSlateRequests,
         config.topicModelReleases)) {
-      for (ConsumerRecord<byte[], byte[]> r : topics.readAll(topic)) {
+      for (ConsumerRecord<byte[], byte[]> r : BROKER.topics().readAll(topic)) {
         Map<String, Object> rec = new LinkedHashMap<>();
         rec.put("topic", topic);
         rec.put("partition", r.partition());
@@ -258,11 +243,11 @@ class SavepointCompatibilityITCase {
     List<Map<String, Object>> records = new ObjectMapper().readValue(file.toFile(),
         new com.fasterxml.jackson.core.type.TypeReference<List<Map<String, Object>>>() {});
     JobConfig config = config(Map.of());
-    Topics.create(kafka, config, PARALLELISM);
+    Topics.create(BROKER.kafka(), config, PARALLELISM);
     for (Map<String, Object> r : records) {
       String key = (String) r.get("key");
       String value = (String) r.get("value");
-      RecordMetadata md = topics.send((String) r.get("topic"), (Integer) r.get("partition"),
+      RecordMetadata md = BROKER.topics().send((String) r.get("topic"), (Integer) r.get("partition"),
           key == null ? null : new String(Base64.getDecoder().decode(key), StandardCharsets.UTF_8),
           value == null ? null : Base64.getDecoder().decode(value));
       assertThat(md.offset()).as("replayed %s", r).isEqualTo(((Number) r.get("offset")).longValue());
