@@ -10,6 +10,7 @@ import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The one place features are computed, for the ranker and for the training-example log alike, so
@@ -79,8 +80,8 @@ public final class FeatureVectorBuilder implements Serializable {
    * The trainer passes these to XGBoost as monotone constraints, so a model learned from one
    * policy's log cannot turn them around for candidates that policy never served.
    */
-  public static java.util.Map<String, Integer> monotone() {
-    return java.util.Map.of(
+  public static Map<String, Integer> monotone() {
+    return Map.of(
         "user.category_affinity", 1,
         "user.creator_affinity", 1,
         "user.category_affinity_share", 1,

@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
@@ -112,7 +114,7 @@ class ModelTrainerTest {
     void aMonotoneFeatureOnlyEverRaisesTheScore() throws Exception {
         // f0 helps up to 0.5 and hurts after it; f1 helps throughout. Constrained to +1, the model
         // may not learn the downturn; unconstrained, it does (so the constraint is what holds).
-        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        SplittableRandom r = new SplittableRandom(7);
         List<ModelTrainer.Example> rows = new ArrayList<>();
         for (int i = 0; i < 6_000; i++) {
             float f0 = (float) r.nextDouble();
@@ -122,9 +124,9 @@ class ModelTrainerTest {
             rows.add(new ModelTrainer.Example(i, new float[] {f0, f1}, label));
         }
         List<String> names = List.of("f0", "f1");
-        TrainerConfig monotone = TrainerConfig.defaults().withMaxRounds(80).withMonotone(java.util.Map.of("f0", 1));
+        TrainerConfig monotone = TrainerConfig.defaults().withMaxRounds(80).withMonotone(Map.of("f0", 1));
         try (TrainingResult constrained = new ModelTrainer(names, SPEC, monotone).train(rows);
-                TrainingResult free = new ModelTrainer(names, SPEC, monotone.withMonotone(java.util.Map.of()))
+                TrainingResult free = new ModelTrainer(names, SPEC, monotone.withMonotone(Map.of()))
                         .train(rows);
                 GbdtModel c = GbdtModel.load(constrained.modelBytes(), "c", SPEC, 2);
                 GbdtModel f = GbdtModel.load(free.modelBytes(), "f", SPEC, 2)) {
@@ -141,7 +143,7 @@ class ModelTrainerTest {
             }
             assertThat(fs[20]).as("unconstrained learns the downturn").isLessThan(fs[10]);
         }
-        assertThatThrownBy(() -> new ModelTrainer(names, SPEC, monotone.withMonotone(java.util.Map.of("f9", 1))))
+        assertThatThrownBy(() -> new ModelTrainer(names, SPEC, monotone.withMonotone(Map.of("f9", 1))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("f9");
     }
 
