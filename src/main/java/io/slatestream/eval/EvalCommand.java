@@ -14,7 +14,8 @@ import java.util.Map;
 /**
  * Prints the policy evaluation table (see {@link Evaluation}) and writes it to
  * {@code --output DIR}/evaluation.md. Options: --users, --items, --seed, --events-per-second,
- * --warmup-minutes, --eval-minutes, --holdout-fraction, --slate-size, --examples (answered or all), --output; any other
+ * --warmup-minutes, --eval-minutes, --holdout-fraction, --slate-size, --output, and as for {@code train}
+ * --examples (answered or all), --max-depth, --min-child-weight, --monotone (true or false); any other
  * {@code --key value} is a job option (for example {@code --ranking.max-per-category 3}).
  */
 public final class EvalCommand {
@@ -27,6 +28,7 @@ public final class EvalCommand {
     double holdout = 0.2;
     int slateSize = -1;
     ExampleSelection selection = ExampleSelection.ANSWERED;
+    TrainerConfig trainer = TrainerConfig.defaults().withMonotone(FeatureVectorBuilder.monotone());
     Path output = Path.of("target", "eval");
     Map<String, String> jobOptions = new LinkedHashMap<>();
     // The local run's label window: answers to a slate come within seconds of serving it.
@@ -48,13 +50,20 @@ public final class EvalCommand {
         case "--slate-size" -> slateSize = Integer.parseInt(v);
         case "--output" -> output = Path.of(v);
         case "--examples" -> selection = ExampleSelection.parse(v);
+        case "--max-depth" -> trainer = trainer.withMaxDepth(Integer.parseInt(v));
+        case "--min-child-weight" -> trainer = trainer.withMinChildWeight(Double.parseDouble(v));
+        case "--monotone" -> trainer = trainer.withMonotone(switch (v) {
+          case "true" -> FeatureVectorBuilder.monotone();
+          case "false" -> Map.of();
+          default -> throw new IllegalArgumentException("--monotone takes true or false, not '" + v + "'");
+        });
         default -> jobOptions.put(k.substring(2), v);
       }
     }
     JobConfig job = JobConfig.of(jobOptions);
     Evaluation.Settings settings = new Evaluation.Settings(sim, warmupMinutes * 60_000, evalMinutes * 60_000,
-        slateSize > 0 ? slateSize : job.slateSize, holdout, job,
-        TrainerConfig.defaults().withMonotone(FeatureVectorBuilder.monotone()), selection);
+        slateSize > 0 ? slateSize : job.slateSize, holdout, job, trainer,
+        selection);
     long started = System.nanoTime();
     String table = Evaluation.markdown(new Evaluation(settings).run());
     System.out.println();
