@@ -167,6 +167,46 @@ final class JobMetrics {
     return get("/jobs/" + jobId + "/checkpoints").get("counts").get("completed").asLong();
   }
 
+  /**
+   * Completed checkpoints triggered at or after {@code fromMs}: when, how long end to end, and per
+   * vertex the longest synchronous part, alignment and start delay over its subtasks, which are
+   * what holds a task thread or its input while a checkpoint is taken.
+   */
+  List<String> checkpointsSince(long fromMs) throws IOException, InterruptedException {
+    List<String> out = new ArrayList<>();
+    for (JsonNode c : get("/jobs/" + jobId + "/checkpoints").get("history")) {
+      long trigger = c.get("trigger_timestamp").asLong();
+      if (trigger < fromMs || !c.get("status").asText().equals("COMPLETED")) {
+        continue;
+      }
+      StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "checkpoint %d at %s: %d ms end to end,"
+              + " %,d bytes;", c.get("id").asLong(), java.time.Instant.ofEpochMilli(trigger), c.get("end_to_end_duration")
+              .asLong(), c.get("checkpointed_size").asLong()));
+      for (Map.Entry<String, String> v : vertices().entrySet()) {
+        JsonNode d = get("/jobs/" + jobId + "/checkpoints/details/" + c.get("id").asLong() + "/subtasks/" + v.getKey());
+        long sync = 0;
+        long async = 0;
+        long align = 0;
+        long delay = 0;
+        for (JsonNode st : d.get("subtasks")) {
+          if (st.has("checkpoint")) {
+            sync = Math.max(sync, st.get("checkpoint").get("sync").asLong());
+            async = Math.max(async, st.get("checkpoint").get("async").asLong());
+          }
+          if (st.has("alignment")) {
+            align = Math.max(align, st.get("alignment").get("duration").asLong());
+          }
+          delay = Math.max(delay, st.path("start_delay").asLong());
+        }
+        String name = v.getValue().replaceFirst("^Source: ", "");
+        b.append(String.format(java.util.Locale.ROOT, " [%s sync %d async %d align %d delay %d]",
+            name.length() > 24 ? name.substring(0, 24) : name, sync, async, align, delay));
+      }
+      out.add(b.toString());
+    }
+    return out;
+  }
+
   private Map<String, Double> values(String vertex, List<String> ids) throws IOException, InterruptedException {
     Map<String, Double> out = new LinkedHashMap<>();
     for (int from = 0; from < ids.size(); from += 40) {

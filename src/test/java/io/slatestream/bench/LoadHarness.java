@@ -100,6 +100,8 @@ public final class LoadHarness {
   private static final String FULL = "full";
   /** Managed memory of the local cluster: what flink-conf/config.yaml gives a 4 GiB TaskManager (0.4 of it). */
   private static final MemorySize MANAGED_MEMORY = MemorySize.parse("1280m");
+  /** RocksDB's block compression, as flink-conf/config.yaml sets it. */
+  static final String COMPRESSION = "ZSTD_COMPRESSION";
 
   private int users = 50_000;
   private int items = 10_000;
@@ -118,6 +120,7 @@ public final class LoadHarness {
   private Duration latencyWindow = Duration.ofSeconds(30);
   private int repeats = 3;
   private double requestShare = 0.2;
+  private boolean diagnose = false;
   private List<String> jobs = List.of(PASS_THROUGH, FULL);
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
 
@@ -162,6 +165,7 @@ public final class LoadHarness {
         case "repeats" -> repeats = Integer.parseInt(v);
         case "request-share" -> requestShare = Double.parseDouble(v);
         case "jobs" -> jobs = List.of(v.split(","));
+        case "diagnose" -> diagnose = Boolean.parseBoolean(v);
         default -> jobOptions.put(k, v);
       }
     }
@@ -254,9 +258,9 @@ public final class LoadHarness {
       env.setBufferTimeout(config.bufferTimeout.toMillis());
       PassThroughJob.define(env, config, passOutputs);
     }
-    say("Flink: local cluster, parallelism %d, RocksDB, incremental checkpoints every %s, buffer timeout %d ms,"
-            + " managed memory %s; job options %s", parallelism, config.checkpointInterval, env.getBufferTimeout(),
-        MANAGED_MEMORY, jobOptions.isEmpty() ? "(defaults)" : jobOptions);
+    say("Flink: local cluster, parallelism %d, RocksDB (%s), incremental checkpoints every %s, buffer timeout %d ms,"
+            + " managed memory %s; job options %s", parallelism, COMPRESSION, config.checkpointInterval,
+        env.getBufferTimeout(), MANAGED_MEMORY, jobOptions.isEmpty() ? "(defaults)" : jobOptions);
     JobClient job = env.executeAsync(config.jobName);
     JobMetrics metrics = new JobMetrics(restPort, job.getJobID().toString());
     metrics.awaitRunning(Duration.ofMinutes(2));
@@ -371,6 +375,7 @@ public final class LoadHarness {
     flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
     flink.set(CheckpointingOptions.MIN_PAUSE_BETWEEN_CHECKPOINTS, Duration.ofSeconds(2));
     flink.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MANAGED_MEMORY);
+    flink.setString("state.backend.rocksdb.compression.per.level", COMPRESSION);
     flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
     flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
     flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
@@ -600,7 +605,19 @@ public final class LoadHarness {
     }
 
     Window window(Duration length) throws Exception {
+      long from = System.currentTimeMillis();
       Measured m = measure(length);
+      if (diagnose) {
+        for (long[] sec : reader.slowSeconds(from)) {
+          say("    second %s: %d request slates, %d over %d ms, slowest %d ms", Instant.ofEpochMilli(sec[0]), sec[1],
+              sec[2], OutputReader.SLOW_MS, sec[3]);
+        }
+        for (String c : metrics.checkpointsSince(from)) {
+          say("    %s", c);
+        }
+        say("    ranker's own eventToSlateLatencyMs (last 10,000 slates per subtask, summed over subtasks): %s",
+            metrics.metricsOf("ranker", Pattern.compile("eventToSlateLatencyMs_(p50|p99|p999|max)$")));
+      }
       return new Window(gen.rate(), m.achieved, m.out, m.lagEnd, m.lagSlope, m.latency, m.cpu);
     }
 

@@ -50,6 +50,11 @@ final class OutputReader implements Runnable {
   private volatile boolean running = true;
   private volatile Throwable failure;
   private volatile long received;
+  /** Per second of trigger event time: slates that answered a request, how many took over
+   * {@link #SLOW_MS}, and the slowest; for telling a tail made of stalls from one spread evenly. */
+  private final java.util.concurrent.ConcurrentSkipListMap<Long, long[]> requestSeconds =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
+  static final long SLOW_MS = 50;
 
   /**
    * @param topics the job's output topics to read
@@ -100,6 +105,21 @@ final class OutputReader implements Runnable {
     return out;
   }
 
+  /**
+   * The seconds (of trigger event time, epoch ms) since {@code fromMs} in which request slates took
+   * over {@link #SLOW_MS}: {second, slates, slow slates, slowest ms}; and forgets older seconds.
+   */
+  List<long[]> slowSeconds(long fromMs) {
+    List<long[]> out = new java.util.ArrayList<>();
+    requestSeconds.headMap(fromMs / 1000 * 1000).clear();
+    requestSeconds.forEach((sec, v) -> {
+      if (v[1] > 0) {
+        out.add(new long[] {sec, v[0], v[1], v[2]});
+      }
+    });
+    return out;
+  }
+
   long received() {
     return received;
   }
@@ -142,6 +162,12 @@ final class OutputReader implements Runnable {
     long latency = now - s.getTriggerEventTimeMs();
     if (s.getTrigger() == SlateTrigger.REQUEST) {
       record(Kind.REQUEST, latency);
+      long[] sec = requestSeconds.computeIfAbsent(s.getTriggerEventTimeMs() / 1000 * 1000, k -> new long[3]);
+      sec[0]++;
+      if (latency > SLOW_MS) {
+        sec[1]++;
+      }
+      sec[2] = Math.max(sec[2], latency);
     } else {
       int user = Population.parseUserId(s.getUserId());
       String immediate = UUID.nameUUIDFromBytes((s.getUserId() + "|event:"

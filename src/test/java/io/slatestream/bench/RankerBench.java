@@ -49,7 +49,10 @@ import org.apache.flink.types.Either;
  * </pre>
  *
  * <p>Options: {@code --users 50000 --items 10000 --events 300000 --rate 2000} (events per second of
- * simulated event time) {@code --seed 42}; any other {@code --key value} is a job option.
+ * simulated event time) {@code --seed 42}; {@code --state.backend.rocksdb.<option> value} configures
+ * the RocksDB backend as the cluster's configuration would (its compression is
+ * flink-conf/config.yaml's unless given); any other {@code --key value} is a job
+ * option.
  */
 public final class RankerBench {
   private static final KeySelector<Either<Interaction, SlateRequest>, String> BY_USER =
@@ -63,6 +66,8 @@ public final class RankerBench {
     long seed = 42;
     java.io.PrintWriter dump = null;
     Map<String, String> options = new LinkedHashMap<>();
+    org.apache.flink.configuration.Configuration flink = new org.apache.flink.configuration.Configuration();
+    flink.setString("state.backend.rocksdb.compression.per.level", LoadHarness.COMPRESSION);
     for (int i = 0; i < args.length; i += 2) {
       String k = args[i].replaceFirst("^--", "");
       String v = args[i + 1];
@@ -73,7 +78,13 @@ public final class RankerBench {
         case "rate" -> rate = Double.parseDouble(v);
         case "seed" -> seed = Long.parseLong(v);
         case "dump" -> dump = new java.io.PrintWriter(java.nio.file.Files.newBufferedWriter(java.nio.file.Path.of(v)));
-        default -> options.put(k, v);
+        default -> {
+          if (k.startsWith("state.backend.rocksdb.")) {
+            flink.setString(k, v);
+          } else {
+            options.put(k, v);
+          }
+        }
       }
     }
     JobConfig config = JobConfig.of(options);
@@ -86,7 +97,8 @@ public final class RankerBench {
         List.of(RankerFunction.CATALOG, RankerFunction.MODEL));
     var h = new KeyedBroadcastOperatorTestHarness<>(op, BY_USER, Types.STRING, config.maxParallelism, 1, 0);
     // The RocksDB memory of one of the load harness's two slots (1,280 MiB managed memory).
-    EmbeddedRocksDBStateBackend rocksDb = new EmbeddedRocksDBStateBackend();
+    EmbeddedRocksDBStateBackend rocksDb = new EmbeddedRocksDBStateBackend()
+        .configure(flink, RankerBench.class.getClassLoader());
     rocksDb.getMemoryConfiguration().setUseManagedMemory(false);
     rocksDb.getMemoryConfiguration().setFixedMemoryPerSlot(org.apache.flink.configuration.MemorySize.parse("640m"));
     h.setStateBackend(rocksDb);
