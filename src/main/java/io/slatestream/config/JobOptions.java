@@ -266,12 +266,12 @@ public final class JobOptions {
                   + " labelled so; otherwise it is labelled NO_ACTION when the window closes.");
 
   public static final ConfigOption<Integer> MAX_PENDING_SLATES =
-      key("training.max-pending-slates").intType().defaultValue(3)
+      key("training.max-pending-slates").intType().defaultValue(2)
           .withDescription(
               "Served slates per user awaiting labels. A user served more within one window has"
                   + " the oldest dropped unlabelled (metric impressionsDropped): state stays bounded."
-                  + " Answers go to the slates on screen, the latest few; each slate kept costs about"
-                  + " 450 bytes of state per user.");
+                  + " Answers go to the slates on screen, the latest two; each slate kept costs about"
+                  + " 550 bytes of state per user.");
 
   // ---- Delivery and job ----------------------------------------------------------------------
 
