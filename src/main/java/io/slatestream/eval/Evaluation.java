@@ -12,6 +12,7 @@ import io.slatestream.model.Metrics;
 import io.slatestream.model.ModelTrainer;
 import io.slatestream.model.TrainerConfig;
 import io.slatestream.model.TrainingResult;
+import io.slatestream.ranking.ModelHoldout;
 import io.slatestream.sim.OfflineServer;
 import io.slatestream.sim.Population;
 import io.slatestream.sim.ServedSlate;
@@ -53,6 +54,12 @@ import java.util.function.BiFunction;
  * GBDT = the model's probability, oracle = the true like probability, each as of serving time.
  * AUC and log loss are over all holdout rows (log loss only for scorers that are probabilities);
  * NDCG@10 is the mean over holdout slates with a like of NDCG of the slate re-ranked by the scorer.
+ *
+ * <p>One more run serves the GBDT to half of the users only, the other half kept on the heuristic
+ * as {@code model.holdout-share 0.5} keeps a control group in the job ({@link Split}). Its like rates
+ * per half, beside the same halves' under the heuristic for everyone and under the GBDT for
+ * everyone, separate what the model does for the users it serves from what it does for everyone
+ * through the item statistics they share: items the model tries become known to the heuristic too.
  */
 public final class Evaluation {
   /** A fixed start, so the simulated time of day is the same in every run. */
@@ -63,15 +70,31 @@ public final class Evaluation {
   public record Settings(SimSettings sim, long warmupMs, long evalMs, int slateSize, double holdoutFraction,
       JobConfig job, TrainerConfig trainer, ExampleSelection selection) {}
 
+  /**
+   * One policy's evaluation period. {@code heldOutLikeRate} and {@code treatedLikeRate} are the like
+   * rates of the two halves of the population that {@link #SPLIT} divides users into, whatever the
+   * run served them.
+   */
   public record Online(long impressions, double likeRate, double quickSkipRate, long slates, double coverage,
-      double diversity) {}
+      double diversity, double heldOutLikeRate, double treatedLikeRate) {}
+
+  /**
+   * The same-period comparison: like rates per half of the population with the heuristic for
+   * everyone, with the GBDT for the treated half only (the other half kept on the heuristic, as
+   * {@code model.holdout-share 0.5} does in the job), and with the GBDT for everyone. Both halves
+   * share item statistics, as they do in the job.
+   */
+  public record Split(Online heuristic, Online modelForHalf, Online model) {}
+
+  /** How the split run divides users: the job's control-group hash at a share of one half. */
+  public static final ModelHoldout SPLIT = new ModelHoldout(0.5);
 
   public record Offline(double auc, double logLoss, double ndcg10) {}
 
   public record Row(String policy, Online online, Offline offline) {}
 
-  public record Result(Settings settings, List<Row> rows, int trainRows, int holdoutRows, int holdoutSlates,
-      long splitTimeMs) {}
+  public record Result(Settings settings, List<Row> rows, Split split, int trainRows, int holdoutRows,
+      int holdoutSlates, long splitTimeMs) {}
 
   private final Settings s;
 
@@ -137,6 +160,7 @@ public final class Evaluation {
     }
     List<Logged> train = log.subList(0, split);
     List<Logged> holdout = log.subList(split, log.size());
+    Online modelForHalf;
     FeatureSpec spec = new JobPolicy(s.job()).vectors().spec();
     List<ModelTrainer.Example> rows = new ArrayList<>();
     for (Logged l : train) {
@@ -161,6 +185,10 @@ public final class Evaluation {
           default -> online.put(p, online(p));
         }
       }
+      modelForHalf = serve((server, job) -> job, job -> {
+        job.model(model);
+        job.holdout(SPLIT);
+      }, null);
     }
 
     int holdoutRows = 0;
@@ -172,7 +200,8 @@ public final class Evaluation {
       out.add(new Row(p, online.get(p), offline(holdout, holdoutRows, POLICIES.indexOf(p),
           !p.equals("random") && !p.equals("heuristic"))));
     }
-    return new Result(s, out, rows.size(), holdoutRows, holdout.size(), holdout.get(0).atMs);
+    return new Result(s, out, new Split(online.get("heuristic"), modelForHalf, online.get("gbdt")), rows.size(),
+        holdoutRows, holdout.size(), holdout.get(0).atMs);
   }
 
   /**
@@ -325,9 +354,17 @@ public final class Evaluation {
 
     Simulator sim = new Simulator(world, T0, outbox, server);
     long[] answers = new long[3];
+    long[][] halves = new long[2][2]; // [held out?][impressions, likes]
+    boolean[] heldOut = new boolean[world.population().size()];
+    for (int u = 0; u < heldOut.length; u++) {
+      heldOut[u] = SPLIT.holdsOut(Population.userId(u));
+    }
     sim.observer((t, user, slate, position, item, answer, like) -> {
       if (t >= switchMs) {
         answers[answer.ordinal()]++;
+        long[] half = halves[heldOut[user] ? 0 : 1];
+        half[0]++;
+        half[1] += answer == Simulator.Answer.LIKE ? 1 : 0;
       }
       Logged l = pending.get(slate.slateId());
       if (l != null && t < switchMs) {
@@ -359,7 +396,8 @@ public final class Evaluation {
     long impressions = answers[0] + answers[1] + answers[2];
     return new Online(impressions, ratio(answers[Simulator.Answer.LIKE.ordinal()], impressions),
         ratio(answers[Simulator.Answer.QUICK_SKIP.ordinal()], impressions), slates[0],
-        (double) servedItems.size() / world.catalog().size(), slates[0] == 0 ? Double.NaN : diversity[0] / slates[0]);
+        (double) servedItems.size() / world.catalog().size(), slates[0] == 0 ? Double.NaN : diversity[0] / slates[0],
+        ratio(halves[0][1], halves[0][0]), ratio(halves[1][1], halves[1][0]));
   }
 
   private static int count(int[] counts, int item) {
@@ -388,6 +426,17 @@ public final class Evaluation {
           num(o.likeRate()), num(o.quickSkipRate()), o.impressions(), num(o.coverage()), num(o.diversity()),
           num(f.auc()), num(f.logLoss()), num(f.ndcg10())));
     }
+    Split sp = r.split();
+    b.append(String.format(Locale.ROOT, "%nSame period, users split in halves by the control-group hash"
+        + " (model.holdout-share 0.5); like rate per half, item statistics shared:%n%n"));
+    b.append("| who serves | held-out half | treated half |\n");
+    b.append("|---|---:|---:|\n");
+    b.append(String.format(Locale.ROOT, "| heuristic for everyone | %s | %s |%n",
+        num(sp.heuristic().heldOutLikeRate()), num(sp.heuristic().treatedLikeRate())));
+    b.append(String.format(Locale.ROOT, "| gbdt for the treated half, heuristic for the other | %s | %s |%n",
+        num(sp.modelForHalf().heldOutLikeRate()), num(sp.modelForHalf().treatedLikeRate())));
+    b.append(String.format(Locale.ROOT, "| gbdt for everyone | %s | %s |%n",
+        num(sp.model().heldOutLikeRate()), num(sp.model().treatedLikeRate())));
     return b.toString();
   }
 

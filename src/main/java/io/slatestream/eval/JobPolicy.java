@@ -13,6 +13,7 @@ import io.slatestream.features.ProfileUpdater;
 import io.slatestream.model.GbdtModel;
 import io.slatestream.ranking.CandidateIndex;
 import io.slatestream.ranking.HeuristicRanker;
+import io.slatestream.ranking.ModelHoldout;
 import io.slatestream.ranking.Reranker;
 import io.slatestream.sim.Catalog;
 import io.slatestream.sim.OfflineServer;
@@ -54,6 +55,7 @@ public final class JobPolicy implements OfflineServer.Policy {
   private final Map<String, ItemStats> stats = new HashMap<>();
   private final Map<Integer, UserProfile> profiles = new HashMap<>();
   private GbdtModel model;
+  private ModelHoldout holdout;
   private java.util.function.Consumer<Served> onServed = s -> {};
 
   public JobPolicy(JobConfig config) {
@@ -66,6 +68,7 @@ public final class JobPolicy implements OfflineServer.Policy {
     this.positionFeature = vectors.spec().names().indexOf(FeatureVectorBuilder.POSITION);
     this.itemStatistics = new ItemStatistics(config);
     this.freshMaxAgeMs = config.freshMaxAge.toMillis();
+    this.holdout = new ModelHoldout(config.modelHoldoutShare);
   }
 
   public FeatureVectorBuilder vectors() {
@@ -75,6 +78,11 @@ public final class JobPolicy implements OfflineServer.Policy {
   /** Scores with {@code model} from now on; null goes back to the heuristic. */
   public void model(GbdtModel model) {
     this.model = model;
+  }
+
+  /** Keeps the heuristic for the users {@code holdout} holds out, as {@code model.holdout-share} does. */
+  public void holdout(ModelHoldout holdout) {
+    this.holdout = holdout;
   }
 
   public void onServed(java.util.function.Consumer<Served> sink) {
@@ -125,7 +133,7 @@ public final class JobPolicy implements OfflineServer.Policy {
     float[] rows = null;
     List<HeuristicRanker.Scored> heuristic = ranker.score(p, all, atMs);
     List<HeuristicRanker.Scored> scored = heuristic;
-    if (model != null) {
+    if (model != null && !holdout.holdsOut(userId)) {
       rows = new float[all.size() * width];
       for (int i = 0; i < all.size(); i++) {
         String id = all.get(i).candidate().itemId();

@@ -6,6 +6,7 @@ import io.slatestream.config.JobConfig;
 import io.slatestream.model.ExampleSelection;
 import io.slatestream.model.TrainerConfig;
 import io.slatestream.sim.SimSettings;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -42,7 +43,20 @@ class EvaluationTest {
     assertThat(rows.get("random").offline().logLoss()).isNaN();
     assertThat(rows.get("gbdt").offline().logLoss()).isPositive();
 
+    // The split: each run's halves bracket its whole population, and serving the model to one half
+    // is a run of its own, neither the heuristic's nor the model-for-everyone's.
+    Evaluation.Split split = r.split();
+    for (Evaluation.Online o : List.of(split.heuristic(), split.modelForHalf(), split.model())) {
+      assertThat(o.likeRate()).isBetween(Math.min(o.heldOutLikeRate(), o.treatedLikeRate()),
+          Math.max(o.heldOutLikeRate(), o.treatedLikeRate()));
+    }
+    assertThat(split.heuristic()).isSameAs(rows.get("heuristic").online());
+    assertThat(split.model()).isSameAs(rows.get("gbdt").online());
+    assertThat(split.modelForHalf().impressions())
+        .isNotEqualTo(split.heuristic().impressions()).isNotEqualTo(split.model().impressions());
+
     String table = Evaluation.markdown(r);
     Evaluation.POLICIES.forEach(p -> assertThat(table).contains("| " + p + " |"));
+    assertThat(table).contains("| gbdt for the treated half, heuristic for the other |");
   }
 }
