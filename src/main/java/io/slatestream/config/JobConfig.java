@@ -50,6 +50,7 @@ public final class JobConfig implements Serializable {
 
   public final List<Duration> halfLives;
   public final Duration affinityHalfLife;
+  public final Duration categoryRecentHalfLife;
   public final Duration quickSkipThreshold;
   public final int recentItems;
   public final Duration sessionGap;
@@ -108,6 +109,7 @@ public final class JobConfig implements Serializable {
     maxFutureSkew = c.get(JobOptions.MAX_FUTURE_SKEW);
     halfLives = List.copyOf(c.get(JobOptions.HALF_LIVES));
     affinityHalfLife = c.get(JobOptions.AFFINITY_HALF_LIFE);
+    categoryRecentHalfLife = c.get(JobOptions.CATEGORY_RECENT_HALF_LIFE);
     quickSkipThreshold = c.get(JobOptions.QUICK_SKIP_THRESHOLD);
     recentItems = c.get(JobOptions.RECENT_ITEMS);
     sessionGap = c.get(JobOptions.SESSION_GAP);
@@ -149,6 +151,7 @@ public final class JobConfig implements Serializable {
       require(d.toMillis() > 0, JobOptions.HALF_LIVES, "half-lives must be positive");
     }
     require(affinityHalfLife.toMillis() > 0, JobOptions.AFFINITY_HALF_LIFE, "must be positive");
+    require(categoryRecentHalfLife.toMillis() > 0, JobOptions.CATEGORY_RECENT_HALF_LIFE, "must be positive");
     require(itemHalfLife.toMillis() > 0, JobOptions.ITEM_HALF_LIFE, "must be positive");
     require(recentItems > 0, JobOptions.RECENT_ITEMS, "must be positive");
     require(slateSize > 0, JobOptions.SLATE_SIZE, "must be positive");

@@ -109,6 +109,11 @@ public final class JobOptions {
       key("features.affinity-half-life").durationType().defaultValue(Duration.ofDays(3))
           .withDescription("Half-life of per-category and per-creator affinity.");
 
+  public static final ConfigOption<Duration> CATEGORY_RECENT_HALF_LIFE =
+      key("features.category-recent-half-life").durationType().defaultValue(Duration.ofMinutes(15))
+          .withDescription("Half-life of the user's recent interactions with the item's category (the"
+              + " category saturation feature), counted over the last features.recent-items interactions.");
+
   public static final ConfigOption<Duration> QUICK_SKIP_THRESHOLD =
       key("features.quick-skip-threshold").durationType().defaultValue(Duration.ofSeconds(2))
           .withDescription("A SKIP watched for less than this is a quick skip.");

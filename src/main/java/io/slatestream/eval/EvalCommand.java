@@ -28,7 +28,8 @@ public final class EvalCommand {
     double holdout = 0.2;
     int slateSize = -1;
     ExampleSelection selection = ExampleSelection.ANSWERED;
-    TrainerConfig trainer = TrainerConfig.defaults().withMonotone(FeatureVectorBuilder.monotone());
+    TrainerConfig trainer = TrainerConfig.defaults();
+    boolean monotone = true;
     Path output = Path.of("target", "eval");
     Map<String, String> jobOptions = new LinkedHashMap<>();
     // The local run's label window: answers to a slate come within seconds of serving it.
@@ -52,15 +53,17 @@ public final class EvalCommand {
         case "--examples" -> selection = ExampleSelection.parse(v);
         case "--max-depth" -> trainer = trainer.withMaxDepth(Integer.parseInt(v));
         case "--min-child-weight" -> trainer = trainer.withMinChildWeight(Double.parseDouble(v));
-        case "--monotone" -> trainer = trainer.withMonotone(switch (v) {
-          case "true" -> FeatureVectorBuilder.monotone();
-          case "false" -> Map.of();
+        case "--monotone" -> monotone = switch (v) {
+          case "true" -> true;
+          case "false" -> false;
           default -> throw new IllegalArgumentException("--monotone takes true or false, not '" + v + "'");
-        });
+        };
         default -> jobOptions.put(k.substring(2), v);
       }
     }
     JobConfig job = JobConfig.of(jobOptions);
+    // Constraints by the names of this job's features (the saturation feature names its half-life).
+    trainer = trainer.withMonotone(monotone ? new FeatureVectorBuilder(job).monotone() : Map.of());
     Evaluation.Settings settings = new Evaluation.Settings(sim, warmupMinutes * 60_000, evalMinutes * 60_000,
         slateSize > 0 ? slateSize : job.slateSize, holdout, job, trainer,
         selection);

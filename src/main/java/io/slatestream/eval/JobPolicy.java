@@ -130,6 +130,10 @@ public final class JobPolicy implements OfflineServer.Policy {
     all.addAll(retrieved);
     all.addAll(pool);
     int width = vectors.spec().size();
+    Map<String, Double> recent = vectors.recentByCategory(p, id -> {
+      Item it = items.get(id);
+      return it == null ? null : it.getCategory();
+    }, atMs);
     float[] rows = null;
     List<HeuristicRanker.Scored> heuristic = ranker.score(p, all, atMs);
     List<HeuristicRanker.Scored> scored = heuristic;
@@ -137,7 +141,7 @@ public final class JobPolicy implements OfflineServer.Policy {
       rows = new float[all.size() * width];
       for (int i = 0; i < all.size(); i++) {
         String id = all.get(i).candidate().itemId();
-        vectors.build(p, items.get(id), stats.get(id), 0, atMs, rows, i * width);
+        vectors.build(p, recent, items.get(id), stats.get(id), 0, atMs, rows, i * width);
       }
       float[] s = all.isEmpty() ? new float[0] : model.score(rows, all.size());
       scored = new ArrayList<>(all.size());
@@ -164,7 +168,8 @@ public final class JobPolicy implements OfflineServer.Policy {
         logged[k] = java.util.Arrays.copyOfRange(rows, i * width, (i + 1) * width);
         logged[k][positionFeature] = si.getRank();
       } else {
-        logged[k] = vectors.build(p, items.get(si.getItemId()), stats.get(si.getItemId()), si.getRank(), atMs);
+        logged[k] = vectors.build(p, recent, items.get(si.getItemId()), stats.get(si.getItemId()), si.getRank(),
+            atMs);
       }
       heuristicScores[k] = heuristic.get(i).score();
       itemStatistics.impression(current(si.getItemId(), atMs), atMs);

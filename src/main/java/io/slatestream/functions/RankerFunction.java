@@ -334,11 +334,15 @@ public final class RankerFunction
     List<HeuristicRanker.Scored> scored;
     float[] rows = null;
     String version;
+    Map<String, Double> recent = vectors.recentByCategory(p, id -> {
+      CandidateIndex.Candidate c = idx.get(id);
+      return c == null ? null : c.category();
+    }, triggerTimeMs);
     if (scorer == null) {
       scored = ranker.score(p, all, triggerTimeMs);
       version = HeuristicScorer.VERSION;
     } else {
-      rows = vectorsOf(p, all, triggerTimeMs, ctx.getBroadcastState(CATALOG));
+      rows = vectorsOf(p, recent, all, triggerTimeMs, ctx.getBroadcastState(CATALOG));
       scored = scoreWithModel(scorer, all, rows);
       version = scorer.version();
     }
@@ -346,7 +350,7 @@ public final class RankerFunction
     List<SlateItem> items = reranker.rerank(scored.subList(0, retrieved.size()),
         scored.subList(retrieved.size(), scored.size()), size, userId, triggerKey);
     Map<String, float[]> served = rows == null ? Map.of() : servedVectors(all, rows, items);
-    remember(p, slateId, items, triggerTimeMs, version, served, ctx);
+    remember(p, recent, slateId, items, triggerTimeMs, version, served, ctx);
     long now = System.currentTimeMillis();
     out.collect(Slate.newBuilder()
         .setSlateId(slateId)
@@ -363,13 +367,14 @@ public final class RankerFunction
   }
 
   /** Feature vectors of all candidates, row-major, each at position 0. */
-  private float[] vectorsOf(UserProfile p, List<HeuristicRanker.Retrieved> candidates, long atMs,
+  private float[] vectorsOf(UserProfile p, Map<String, Double> recent, List<HeuristicRanker.Retrieved> candidates,
+      long atMs,
       ReadOnlyBroadcastState<String, CatalogEntry> catalog) throws Exception {
     int width = vectors.spec().size();
     float[] rows = new float[candidates.size() * width];
     for (int i = 0; i < candidates.size(); i++) {
       CatalogEntry entry = catalog.get(candidates.get(i).candidate().itemId());
-      vectors.build(p, entry.getItem(), entry.getStats(), 0, atMs, rows, i * width);
+      vectors.build(p, recent, entry.getItem(), entry.getStats(), 0, atMs, rows, i * width);
     }
     return rows;
   }
@@ -421,7 +426,8 @@ public final class RankerFunction
    * its score and position) until the user answers or the label window closes, packed
    * ({@link PackedVectors}: the user's features once per slate, not once per item).
    */
-  private void remember(UserProfile p, String slateId, List<SlateItem> items, long servedMs, String modelVersion,
+  private void remember(UserProfile p, Map<String, Double> recent, String slateId, List<SlateItem> items,
+      long servedMs, String modelVersion,
       Map<String, float[]> scoredVectors, ReadOnlyContext ctx) throws Exception {
     if (items.isEmpty()) {
       return;
@@ -444,7 +450,7 @@ public final class RankerFunction
       float[] v = scoredVectors.get(si.getItemId());
       if (v == null) {
         CatalogEntry entry = catalog.get(si.getItemId());
-        v = vectors.build(p, entry.getItem(), entry.getStats(), si.getRank(), servedMs);
+        v = vectors.build(p, recent, entry.getItem(), entry.getStats(), si.getRank(), servedMs);
       }
       vectorsServed[i] = v;
       impressions.add(Impression.newBuilder().setItemId(si.getItemId()).setPosition(si.getRank())

@@ -78,7 +78,8 @@ public final class TrainCommand {
     boolean publish = false;
     Path output = null;
     String version = "m-" + Instant.now().toString().replaceAll("[:.]", "").replace("T", "-");
-    TrainerConfig t = TrainerConfig.defaults().withMonotone(FeatureVectorBuilder.monotone());
+    TrainerConfig t = TrainerConfig.defaults();
+    boolean monotone = true;
     ExampleSelection selection = ExampleSelection.ANSWERED;
     Map<String, String> jobOptions = new LinkedHashMap<>();
     for (int i = 0; i < args.length; i++) {
@@ -103,7 +104,7 @@ public final class TrainCommand {
             case "--min-child-weight" -> t = t.withMinChildWeight(Double.parseDouble(v));
             case "--seed" -> t = t.withSeed(Long.parseLong(v));
             case "--examples" -> selection = ExampleSelection.parse(v);
-            case "--monotone" -> t = t.withMonotone(parseBoolean(k, v) ? FeatureVectorBuilder.monotone() : Map.of());
+            case "--monotone" -> monotone = parseBoolean(k, v);
             default -> jobOptions.put(k.substring(2), v);
           }
         }
@@ -113,6 +114,8 @@ public final class TrainCommand {
       throw new IllegalArgumentException("--output DIR is required");
     }
     JobConfig config = JobConfig.of(jobOptions);
+    // Constraints by the names of this job's features (the saturation feature names its half-life).
+    t = t.withMonotone(monotone ? new FeatureVectorBuilder(config).monotone() : Map.of());
     List<TrainingExample> examples = new ArrayList<>();
     for (Path p : inputs) {
       examples.addAll(readFiles(p));

@@ -683,7 +683,7 @@ class RankerFunctionTest {
   }
 
   private static List<Float> servedVector(JobConfig config, String itemId, int position, long servedMs) {
-    float[] v = new FeatureVectorBuilder(config).build(null, item(itemId, CATEGORY.get(itemId)),
+    float[] v = new FeatureVectorBuilder(config).build(null, Map.of(), item(itemId, CATEGORY.get(itemId)),
         STATS.get(itemId) == null ? null : stats(itemId, STATS.get(itemId)), position, servedMs);
     List<Float> out = new ArrayList<>();
     for (float f : v) {

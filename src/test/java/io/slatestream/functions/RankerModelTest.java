@@ -157,7 +157,7 @@ class RankerModelTest {
 
   /** XGBoost's own prediction for an item's vector as the ranker scores it (cold user, position 0). */
   private static float xgboost(String itemId) throws Exception {
-    float[] row = VECTORS.build(null, ITEMS.get(itemId), STATS.get(itemId), 0, T0);
+    float[] row = VECTORS.build(null, Map.of(), ITEMS.get(itemId), STATS.get(itemId), 0, T0);
     DMatrix m = new DMatrix(row, 1, row.length, Float.NaN);
     try {
       return trained.booster().predict(m)[0][0];
@@ -199,7 +199,7 @@ class RankerModelTest {
     assertThat(examples).hasSize(5);
     int position = VECTORS.spec().names().indexOf(FeatureVectorBuilder.POSITION);
     for (TrainingExample e : examples) {
-      float[] scored = VECTORS.build(null, ITEMS.get(e.getItemId()), STATS.get(e.getItemId()), 0, T0);
+      float[] scored = VECTORS.build(null, Map.of(), ITEMS.get(e.getItemId()), STATS.get(e.getItemId()), 0, T0);
       scored[position] = e.getPosition();
       List<Float> expected = new ArrayList<>();
       for (float f : scored) {
