@@ -68,6 +68,7 @@ final class DemoStats {
   private final Map<String, Tally> byModel = new LinkedHashMap<>();
   private final TreeMap<Long, Map<String, Tally>> byBucket = new TreeMap<>();
   private final Map<String, Latencies> latencies = new LinkedHashMap<>();
+  private final Map<String, Tally> byGroup = new LinkedHashMap<>();
 
   DemoStats(long startMs) {
     this.startMs = startMs;
@@ -82,6 +83,19 @@ final class DemoStats {
     long bucket = Math.max(0, atMs - startMs) / BUCKET_MS;
     add(byBucket.computeIfAbsent(bucket, k -> new LinkedHashMap<>()).computeIfAbsent(model, k -> new Tally()),
         answer, likeProbability);
+  }
+
+  /**
+   * An answer counted for a group of users as well (kept apart from the models): the demo counts
+   * phase 1 per control-group half, to see how far the halves differ before any model serves.
+   */
+  synchronized void answeredInGroup(String group, Simulator.Answer answer, double likeProbability) {
+    add(byGroup.computeIfAbsent(group, k -> new Tally()), answer, likeProbability);
+  }
+
+  synchronized Tally group(String group) {
+    Tally t = byGroup.get(group);
+    return t == null ? new Tally() : t.copy();
   }
 
   private static void add(Tally t, Simulator.Answer answer, double likeProbability) {

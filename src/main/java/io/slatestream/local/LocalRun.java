@@ -54,9 +54,12 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * <p>By default it is a demo in two phases: the heuristic serves for {@code --phase1} while the job
  * logs training examples; then {@code train} learns a model from them (in this process, with the
  * simulator still running) and publishes a ModelRelease, which the running job rolls out; the
- * model serves half of the users for {@code --phase2} while the heuristic keeps serving the other
- * half (model.holdout-share). Progress every 5 s; at the end a summary with the like rate of each
- * group, the model's lift over the control group with its 95 % interval, the reference policies
+ * model serves its users for {@code --phase2}. Half of the users, chosen by the control-group hash
+ * of {@code model.holdout-share}, are served throughout by a second deployment of the job that never
+ * gets the model ({@link SplitOutbox}): a control group with its own item statistics, so neither
+ * arm learns from the other's slates. Progress every 5 s; at the end a summary with the like rate
+ * of each group, the model's lift over the control group with its 95 % interval (and net of the
+ * groups' own difference in phase 1), the reference policies
  * run offline on the same world, and a report (target/local-run/report/index.html). With
  * {@code --duration} it is a single heuristic run of that length instead (0 = until Ctrl-C).
  *
@@ -104,6 +107,8 @@ public final class LocalRun {
   static final String HEURISTIC = io.slatestream.ranking.HeuristicScorer.VERSION;
   /** The heuristic's slates for the control group once the model is live. */
   static final String CONTROL = HEURISTIC + " control";
+  /** Share of the users the control deployment serves in a two-phase run. */
+  static final double CONTROL_SHARE = 0.5;
   /** Offline reference policies, run after the job on the same simulated world. */
   static final List<String> REFERENCES = List.of("popularity", "heuristic", "oracle");
   private volatile String phase = "run";
@@ -162,16 +167,29 @@ public final class LocalRun {
     // phase 1 has its silences labelled too (train leaves out the last window).
     opts.put("slate.debounce", "10 s");
     opts.put("training.label-window", "30 s");
-    if (duration == null) {
-      // Phase 2 splits the users: half keep the heuristic, so the model is measured against the
-      // same minutes rather than against phase 1.
-      opts.put("model.holdout-share", "0.5");
-    }
     opts.putAll(jobOptions);
     try (LocalStack stack = LocalStack.start(opts, parallelism, workDir, flink -> {}, LocalRun::say)) {
       EmbeddedKafka kafka = stack.kafka();
       JobConfig config = stack.config();
-      holdout = new io.slatestream.ranking.ModelHoldout(config.modelHoldoutShare);
+      JobConfig controlConfig = null;
+      if (duration == null) {
+        // Half of the users, by the control-group hash, are served by a second deployment of the
+        // job that never gets the model: its own topics, state and item statistics, so the model
+        // is measured against the same minutes without sharing what either arm learns.
+        holdout = new io.slatestream.ranking.ModelHoldout(CONTROL_SHARE);
+        Map<String, String> controlOpts = new LinkedHashMap<>(opts);
+        Map.of("topic.interactions", config.topicInteractions, "topic.items", config.topicItems,
+            "topic.slate-requests", config.topicSlateRequests, "topic.model-releases", config.topicModelReleases,
+            "topic.recommendations", config.topicRecommendations, "topic.dead-letters", config.topicDeadLetters,
+            "topic.training-examples", config.topicTrainingExamples)
+            .forEach((option, topic) -> controlOpts.put(option, "control-" + topic));
+        controlOpts.put("kafka.group.id", config.groupId + "-control");
+        controlOpts.put("job.name", config.jobName + "-control");
+        controlOpts.put("kafka.bootstrap.servers", stack.bootstrapServers());
+        say("Starting the control deployment (the heuristic throughout, for the %.0f%% of users held out)",
+            100 * CONTROL_SHARE);
+        controlConfig = stack.deployAnother(controlOpts).config();
+      }
       JobClient job = stack.job();
       int restPort = stack.restPort();
       opts.put("kafka.bootstrap.servers", stack.bootstrapServers());
@@ -197,15 +215,24 @@ public final class LocalRun {
       Thread heap = new Thread(() -> sampleHeap(heapSampled), "heap-sampler");
       heap.setDaemon(true);
       heap.start();
-      Thread reader = new Thread(() -> readOutputs(config, kafka.bootstrapServers(), stopping), "output-reader");
+      JobConfig control = controlConfig;
+      Thread reader = new Thread(() -> readOutputs(config, control, kafka.bootstrapServers(), stopping),
+          "output-reader");
       reader.setDaemon(true);
       reader.start();
 
       try (KafkaProducer<byte[], byte[]> producer = stack.producer()) {
-        Simulator gen = new Simulator(world, System.currentTimeMillis(), new KafkaOutbox(config, producer),
+        Simulator.Outbox outbox = control == null ? new KafkaOutbox(config, producer)
+            : new SplitOutbox(new KafkaOutbox(config, producer), new KafkaOutbox(control, producer), holdout);
+        Simulator gen = new Simulator(world, System.currentTimeMillis(), outbox,
             latestSlates::get);
         gen.observer((t, user, slate, position, item, answer, likeProbability) -> {
           stats.answered(t, slate.modelVersion(), answer, likeProbability);
+          if (slate.modelVersion().equals(HEURISTIC) && releaseMs == 0) {
+            // Phase 1, everyone on the heuristic: the groups phase 2 will compare, before it.
+            stats.answeredInGroup(holdout.holdsOut(Population.userId(user)) ? CONTROL : MODEL_VERSION, answer,
+                likeProbability);
+          }
           answeredFromSlate.incrementAndGet();
           if (answer == Simulator.Answer.LIKE) {
             likesFromSlate.incrementAndGet();
@@ -375,7 +402,11 @@ public final class LocalRun {
     }
   }
 
-  private void readOutputs(JobConfig config, String bootstrap, AtomicBoolean stopping) {
+  /**
+   * Reads the job's outputs (and the control deployment's slates and dead letters, when there is
+   * one) for the simulator, the statistics and the examples file.
+   */
+  private void readOutputs(JobConfig config, JobConfig control, String bootstrap, AtomicBoolean stopping) {
     Properties p = new Properties();
     p.put("bootstrap.servers", bootstrap);
     p.put("group.id", "local-run-observer");
@@ -387,11 +418,17 @@ public final class LocalRun {
     AvroCodec<DeadLetter> deadLetters = AvroCodec.of(DeadLetter.class);
     AvroCodec<TrainingExample> examples = AvroCodec.of(TrainingExample.class);
     try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
-      c.subscribe(List.of(config.topicRecommendations, config.topicDeadLetters, config.topicTrainingExamples));
+      List<String> topics = new ArrayList<>(List.of(config.topicRecommendations, config.topicDeadLetters,
+          config.topicTrainingExamples));
+      if (control != null) {
+        topics.addAll(List.of(control.topicRecommendations, control.topicDeadLetters));
+      }
+      c.subscribe(topics);
       while (!stopping.get()) {
         for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
           long now = System.currentTimeMillis();
-          if (r.topic().equals(config.topicRecommendations)) {
+          if (r.topic().equals(config.topicRecommendations)
+              || control != null && r.topic().equals(control.topicRecommendations)) {
             Slate s = slates.decode(r.value());
             slatesOut.incrementAndGet();
             int user = Population.parseUserId(s.getUserId());
@@ -613,6 +650,20 @@ public final class LocalRun {
               + " quick skips %.1f%% vs %.1f%%", MODEL_VERSION, 100 * m.likeRate(), 100 * c.likeRate(),
           100 * (m.likeRate() / c.likeRate() - 1), 100 * diff, 100 * (diff - 1.96 * se), 100 * (diff + 1.96 * se),
           100 * m.expectedLikeRate(), 100 * c.expectedLikeRate(), 100 * m.quickSkipRate(), 100 * c.quickSkipRate()));
+      // The halves are one fixed split of the users, so they differ a little whoever serves them:
+      // the same halves' difference in phase 1, both on the heuristic, is taken off.
+      DemoStats.Tally m1 = stats.group(MODEL_VERSION);
+      DemoStats.Tally c1 = stats.group(CONTROL);
+      if (m1.answers > 0 && c1.answers > 0) {
+        double before = m1.likeRate() - c1.likeRate();
+        double did = diff - before;
+        double seDid = Math.sqrt(se * se + m1.likeRate() * (1 - m1.likeRate()) / m1.answers
+            + c1.likeRate() * (1 - c1.likeRate()) / c1.answers);
+        b.append(String.format("; in phase 1, both on the heuristic, the same halves differed by %+.1f points"
+                + " (%.1f%% vs %.1f%%), so the model's difference in differences is %+.1f points (95%% interval"
+                + " %+.1f to %+.1f)", 100 * before, 100 * m1.likeRate(), 100 * c1.likeRate(), 100 * did,
+            100 * (did - 1.96 * seDid), 100 * (did + 1.96 * seDid)));
+      }
     } else {
       b.append("no control group (model.holdout-share 0)");
     }
@@ -694,8 +745,10 @@ public final class LocalRun {
     List<String> notes = new ArrayList<>();
     if (duration == null) {
       notes.add("Lift: " + lift());
-      notes.add("Phase 2 splits the users by a hash of their id (model.holdout-share): the control group keeps the"
-          + " heuristic, so model and heuristic are compared over the same minutes, users and catalogue.");
+      notes.add("Half of the users, by a hash of their id (model.holdout-share's), are served from start to end by a"
+          + " second deployment of the job that never gets the model: model and heuristic are compared over the"
+          + " same minutes and catalogue, and each arm's item statistics come from its own users only, so the"
+          + " heuristic does not learn from the model's slates nor the model from the heuristic's.");
       if (!references.isEmpty()) {
         notes.add("Offline rows: the reference policies of mvn -Peval on the same simulated world, run after the job"
             + " without Kafka or Flink (every answer gets a fresh slate); the offline heuristic shows how far offline"

@@ -7,7 +7,9 @@ import io.slatestream.topology.SlatestreamTopology;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Consumer;
@@ -32,18 +34,28 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  */
 public final class LocalStack implements AutoCloseable {
 
-  private final EmbeddedKafka kafka;
-  private final JobConfig config;
-  private final JobClient job;
-  private final int restPort;
-  private final Path checkpoints;
+  /**
+   * One running deployment of the job: its configuration (topics included), the job on its own
+   * local Flink cluster, that cluster's REST port and the checkpoint directory.
+   */
+  public record Deployment(JobConfig config, JobClient job, int restPort, Path checkpoints) {}
 
-  private LocalStack(EmbeddedKafka kafka, JobConfig config, JobClient job, int restPort, Path checkpoints) {
+  private final EmbeddedKafka kafka;
+  private final Deployment main;
+  private final List<Deployment> others = new ArrayList<>();
+  private final int parallelism;
+  private final Path workDir;
+  private final Consumer<Configuration> flinkSettings;
+  private final Consumer<String> say;
+
+  private LocalStack(EmbeddedKafka kafka, Deployment main, int parallelism, Path workDir,
+      Consumer<Configuration> flinkSettings, Consumer<String> say) {
     this.kafka = kafka;
-    this.config = config;
-    this.job = job;
-    this.restPort = restPort;
-    this.checkpoints = checkpoints;
+    this.main = main;
+    this.parallelism = parallelism;
+    this.workDir = workDir;
+    this.flinkSettings = flinkSettings;
+    this.say = say;
   }
 
   /**
@@ -59,42 +71,59 @@ public final class LocalStack implements AutoCloseable {
   public static LocalStack start(Map<String, String> jobOptions, int parallelism, Path workDir,
       Consumer<Configuration> flinkSettings, Consumer<String> say) throws Exception {
     Files.createDirectories(workDir);
-    Path checkpoints = Files.createTempDirectory(workDir, "checkpoints-");
     say.accept("Starting a single-node Kafka broker (KRaft) on loopback ...");
     long t0 = System.currentTimeMillis();
     EmbeddedKafka kafka = EmbeddedKafka.start();
     try {
       say.accept(String.format("Broker up at %s in %d ms", kafka.bootstrapServers(), System.currentTimeMillis() - t0));
-      Map<String, String> opts = new LinkedHashMap<>();
-      opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
-      opts.put("source.starting-offsets", "EARLIEST");
-      opts.putAll(jobOptions);
-      JobConfig config = JobConfig.of(opts);
-      Topics.create(kafka, config, parallelism);
-      say.accept("Topics: " + Topics.of(config).keySet());
-
-      Configuration flink = new Configuration();
-      flink.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-      flink.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
-      flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
-      flink.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(10));
-      // REST on a free loopback port, so callers can read the job's own metrics.
-      int restPort = RankerMetrics.freePort();
-      flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
-      flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
-      flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
-      flinkSettings.accept(flink);
-      StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
-      SlatestreamJob.prepare(env, config);
-      SlatestreamTopology.define(env, KafkaIO.inputs(config, false), KafkaIO.outputs(config), config);
-      JobClient job = env.executeAsync(config.jobName);
-      say.accept(String.format("Job %s running on a local Flink cluster: parallelism %d, RocksDB state, checkpoints in %s",
-          job.getJobID(), parallelism, checkpoints));
-      return new LocalStack(kafka, config, job, restPort, checkpoints);
+      Deployment main = deploy(kafka, jobOptions, parallelism, workDir, flinkSettings, say);
+      return new LocalStack(kafka, main, parallelism, workDir, flinkSettings, say);
     } catch (Exception | Error e) {
       kafka.close();
       throw e;
     }
+  }
+
+  /**
+   * Starts one more deployment of the job against this broker, as a second team would run one:
+   * its own local Flink cluster, state and REST port. {@code jobOptions} must name topics of its
+   * own (they are created here), or the two deployments read each other's records.
+   */
+  public Deployment deployAnother(Map<String, String> jobOptions) throws Exception {
+    Deployment d = deploy(kafka, jobOptions, parallelism, workDir, flinkSettings, say);
+    others.add(d);
+    return d;
+  }
+
+  private static Deployment deploy(EmbeddedKafka kafka, Map<String, String> jobOptions, int parallelism, Path workDir,
+      Consumer<Configuration> flinkSettings, Consumer<String> say) throws Exception {
+    Path checkpoints = Files.createTempDirectory(workDir, "checkpoints-");
+    Map<String, String> opts = new LinkedHashMap<>();
+    opts.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+    opts.put("source.starting-offsets", "EARLIEST");
+    opts.putAll(jobOptions);
+    JobConfig config = JobConfig.of(opts);
+    Topics.create(kafka, config, parallelism);
+    say.accept("Topics: " + Topics.of(config).keySet());
+
+    Configuration flink = new Configuration();
+    flink.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+    flink.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+    flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+    flink.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(10));
+    // REST on a free loopback port, so callers can read the job's own metrics.
+    int restPort = RankerMetrics.freePort();
+    flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+    flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
+    flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
+    flinkSettings.accept(flink);
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, flink);
+    SlatestreamJob.prepare(env, config);
+    SlatestreamTopology.define(env, KafkaIO.inputs(config, false), KafkaIO.outputs(config), config);
+    JobClient job = env.executeAsync(config.jobName);
+    say.accept(String.format("Job %s running on a local Flink cluster: parallelism %d, RocksDB state, checkpoints in %s",
+        job.getJobID(), parallelism, checkpoints));
+    return new Deployment(config, job, restPort, checkpoints);
   }
 
   public EmbeddedKafka kafka() {
@@ -107,20 +136,20 @@ public final class LocalStack implements AutoCloseable {
 
   /** The job's configuration, as the job received it. */
   public JobConfig config() {
-    return config;
+    return main.config();
   }
 
   public JobClient job() {
-    return job;
+    return main.job();
   }
 
   /** The local cluster's REST API port (loopback). */
   public int restPort() {
-    return restPort;
+    return main.restPort();
   }
 
   public Path checkpoints() {
-    return checkpoints;
+    return main.checkpoints();
   }
 
   /** A byte-array producer for the broker: callers encode with {@code AvroCodec}. */
@@ -141,13 +170,22 @@ public final class LocalStack implements AutoCloseable {
   @Override
   public void close() {
     try {
+      for (Deployment d : others) {
+        cancel(d.job());
+      }
+      cancel(main.job());
+    } finally {
+      kafka.close();
+    }
+  }
+
+  private static void cancel(JobClient job) {
+    try {
       if (!job.getJobStatus().get().isGloballyTerminalState()) {
         job.cancel().get();
       }
     } catch (Exception e) {
       // Already gone (the local cluster shuts down with its job); nothing left to stop.
-    } finally {
-      kafka.close();
     }
   }
 }

@@ -1,6 +1,7 @@
 package io.slatestream.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import java.io.File;
 import java.nio.charset.StandardCharsets;
@@ -100,6 +101,12 @@ class LocalRunITCase {
     assertThat(out).containsPattern("first slate ranked by it \\d+ ms after the release")
         .containsPattern("lift: demo-m1 [\\d.]+% vs the heuristic's control group [\\d.]+% in the same minutes")
         .containsPattern("popularity [\\d.]+% offline");
+    // The control halves' own difference in phase 1 is taken off the phase 2 difference.
+    Matcher did = Pattern.compile("in the same minutes: [+-][\\d.]+% relative, ([+-][\\d.]+) points .*the same halves"
+        + " differed by ([+-][\\d.]+) points .*difference in differences is ([+-][\\d.]+) points").matcher(out);
+    assertThat(did.find()).as("difference in differences in:%n%s", out).isTrue();
+    assertThat(Double.parseDouble(did.group(3)))
+        .isCloseTo(Double.parseDouble(did.group(1)) - Double.parseDouble(did.group(2)), within(0.15));
     for (String policy : List.of("popularity", "heuristic", "oracle")) {
       assertThat(number(out, "offline: " + policy + "\\s+([\\d,]+)")).as(policy + " reference answers").isPositive();
     }
