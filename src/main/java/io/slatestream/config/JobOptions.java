@@ -260,7 +260,8 @@ public final class JobOptions {
           .withDescription(
               "Share of users, chosen by a stable hash of the user id, whom the heuristic keeps"
                   + " serving while a model is live: a control group that measures the model in the"
-                  + " same period. Their slates report the heuristic's version. In [0, 1).");
+                  + " same period. Their slates report the heuristic's version. Both groups feed the same"
+                  + " item statistics, so the control group also learns from the model's slates. In [0, 1).");
 
   // ---- Training examples ---------------------------------------------------------------------
 
