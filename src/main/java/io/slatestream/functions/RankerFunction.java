@@ -67,9 +67,14 @@ public final class RankerFunction
     extends KeyedBroadcastProcessFunction<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> {
   private static final long serialVersionUID = 1L;
 
-  /** The catalog with item statistics, by item id. */
-  public static final MapStateDescriptor<String, CatalogEntry> CATALOG =
-      new MapStateDescriptor<>("catalog", Types.STRING, new AvroTypeInfo<>(CatalogEntry.class));
+  /**
+   * The catalog with item statistics, by item id. An entry is never changed once stored (an update
+   * stores a new one), so a checkpoint shares the entries instead of deep-copying ten thousands of
+   * Avro records on the task thread ({@link io.slatestream.serde.ImmutableAvroTypeInfo}); the bytes
+   * and serializer snapshot are those of plain Avro.
+   */
+  public static final MapStateDescriptor<String, CatalogEntry> CATALOG = new MapStateDescriptor<>("catalog",
+      Types.STRING, new io.slatestream.serde.ImmutableAvroTypeInfo<>(CatalogEntry.class));
 
   /** Served feature vectors joined with the label that followed. */
   public static final OutputTag<TrainingExample> TRAINING_EXAMPLES =
@@ -577,7 +582,9 @@ public final class RankerFunction
       return;
     }
     CatalogEntry entry = catalog.get(itemId);
-    entry = entry == null ? new CatalogEntry(null, null) : CatalogEntry.newBuilder(entry).build();
+    // A new entry, never the stored one changed (see CATALOG); its item and statistics, which
+    // nothing changes either, are shared rather than deep-copied.
+    entry = entry == null ? new CatalogEntry(null, null) : new CatalogEntry(entry.getItem(), entry.getStats());
     if (u instanceof Item item) {
       entry.setItem(item);
     } else if (u instanceof ItemStats stats) {
