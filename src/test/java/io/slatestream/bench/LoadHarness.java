@@ -84,8 +84,9 @@ import org.apache.kafka.common.TopicPartition;
  * --step-factor 1.5 --refine-factor 1.15 --step 30s --step-warmup 10s --warmup 20s --max-lag 3s
  * --latency-load 0.5 --latency-window 30s --repeats 3 --request-share 0.2 --jobs pass-through,full
  * --max-rate 1000000}, and {@code --latency-rate N} to measure latency at N events/s instead of a
- * share of the maximum; any other {@code --key value} is a job option (see the README), for both
- * jobs.
+ * share of the maximum; {@code --state.backend.<option>} and {@code --execution.checkpointing.<option>}
+ * set the local cluster's Flink configuration; any other {@code --key value} is a job option (see
+ * the README), for both jobs.
  */
 public final class LoadHarness {
   public static final String COMMAND =
@@ -123,6 +124,8 @@ public final class LoadHarness {
   private boolean diagnose = false;
   private List<String> jobs = List.of(PASS_THROUGH, FULL);
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
+  /** {@code --state.backend.…} and {@code --execution.checkpointing.…}: the cluster's Flink configuration. */
+  private final Map<String, String> clusterOptions = new LinkedHashMap<>();
 
   private final Path workDir = Path.of("target", "load-harness");
   private PrintStream report;
@@ -166,7 +169,13 @@ public final class LoadHarness {
         case "request-share" -> requestShare = Double.parseDouble(v);
         case "jobs" -> jobs = List.of(v.split(","));
         case "diagnose" -> diagnose = Boolean.parseBoolean(v);
-        default -> jobOptions.put(k, v);
+        default -> {
+          if (k.startsWith("state.backend.") || k.startsWith("execution.checkpointing.")) {
+            clusterOptions.put(k, v);
+          } else {
+            jobOptions.put(k, v);
+          }
+        }
       }
     }
     if (!step.minus(stepWarmup).isNegative() && step.minus(stepWarmup).toSeconds() < 5) {
@@ -259,8 +268,9 @@ public final class LoadHarness {
       PassThroughJob.define(env, config, passOutputs);
     }
     say("Flink: local cluster, parallelism %d, RocksDB (%s), incremental checkpoints every %s, buffer timeout %d ms,"
-            + " managed memory %s; job options %s", parallelism, COMPRESSION, config.checkpointInterval,
-        env.getBufferTimeout(), MANAGED_MEMORY, jobOptions.isEmpty() ? "(defaults)" : jobOptions);
+            + " managed memory %s; job options %s; cluster options %s", parallelism, COMPRESSION,
+        config.checkpointInterval, env.getBufferTimeout(), MANAGED_MEMORY, jobOptions.isEmpty() ? "(defaults)" : jobOptions,
+        clusterOptions.isEmpty() ? "(as flink-conf/config.yaml)" : clusterOptions);
     JobClient job = env.executeAsync(config.jobName);
     JobMetrics metrics = new JobMetrics(restPort, job.getJobID().toString());
     metrics.awaitRunning(Duration.ofMinutes(2));
@@ -376,6 +386,7 @@ public final class LoadHarness {
     flink.set(CheckpointingOptions.MIN_PAUSE_BETWEEN_CHECKPOINTS, Duration.ofSeconds(2));
     flink.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MANAGED_MEMORY);
     flink.setString("state.backend.rocksdb.compression.per.level", COMPRESSION);
+    clusterOptions.forEach(flink::setString);
     flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
     flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
     flink.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofSeconds(1));
