@@ -84,7 +84,10 @@ import org.apache.kafka.common.TopicPartition;
  * --step-factor 1.5 --refine-factor 1.15 --step 30s --step-warmup 10s --warmup 20s --max-lag 3s
  * --latency-load 0.5 --latency-window 30s --repeats 3 --request-share 0.2 --jobs pass-through,full
  * --max-rate 1000000}, and {@code --latency-rate N} to measure latency at N events/s instead of a
- * share of the maximum; {@code --state.backend.<option>} and {@code --execution.checkpointing.<option>}
+ * share of the maximum ({@code --search false} then skips the search for the maximum, for
+ * iterating on latency); {@code --diagnose true} prints, per latency window, the seconds with
+ * slow request slates, each checkpoint's synchronous part, alignment and start delay per vertex,
+ * and the ranker's own latency histogram; {@code --state.backend.<option>} and {@code --execution.checkpointing.<option>}
  * set the local cluster's Flink configuration; any other {@code --key value} is a job option (see
  * the README), for both jobs.
  */
@@ -103,6 +106,8 @@ public final class LoadHarness {
   private static final MemorySize MANAGED_MEMORY = MemorySize.parse("1280m");
   /** RocksDB's block compression, as flink-conf/config.yaml sets it. */
   static final String COMPRESSION = "ZSTD_COMPRESSION";
+  /** RocksDB options Flink has no key for, as flink-conf/config.yaml names them. */
+  static final String OPTIONS_FACTORY = io.slatestream.state.AtomicFlushOptions.class.getName();
 
   private int users = 50_000;
   private int items = 10_000;
@@ -122,6 +127,7 @@ public final class LoadHarness {
   private int repeats = 3;
   private double requestShare = 0.2;
   private boolean diagnose = false;
+  private boolean search = true;
   private List<String> jobs = List.of(PASS_THROUGH, FULL);
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
   /** {@code --state.backend.…} and {@code --execution.checkpointing.…}: the cluster's Flink configuration. */
@@ -169,6 +175,7 @@ public final class LoadHarness {
         case "request-share" -> requestShare = Double.parseDouble(v);
         case "jobs" -> jobs = List.of(v.split(","));
         case "diagnose" -> diagnose = Boolean.parseBoolean(v);
+        case "search" -> search = Boolean.parseBoolean(v);
         default -> {
           if (k.startsWith("state.backend.") || k.startsWith("execution.checkpointing.")) {
             clusterOptions.put(k, v);
@@ -177,6 +184,9 @@ public final class LoadHarness {
           }
         }
       }
+    }
+    if (!search && latencyRate <= 0) {
+      throw new IllegalArgumentException("--search false needs --latency-rate");
     }
     if (!step.minus(stepWarmup).isNegative() && step.minus(stepWarmup).toSeconds() < 5) {
       throw new IllegalArgumentException("--step must leave at least 5 s after --step-warmup");
@@ -267,8 +277,8 @@ public final class LoadHarness {
       env.setBufferTimeout(config.bufferTimeout.toMillis());
       PassThroughJob.define(env, config, passOutputs);
     }
-    say("Flink: local cluster, parallelism %d, RocksDB (%s), incremental checkpoints every %s, buffer timeout %d ms,"
-            + " managed memory %s; job options %s; cluster options %s", parallelism, COMPRESSION,
+    say("Flink: local cluster, parallelism %d, RocksDB (%s, %s), incremental checkpoints every %s, buffer timeout %d ms,"
+            + " managed memory %s; job options %s; cluster options %s", parallelism, COMPRESSION, OPTIONS_FACTORY,
         config.checkpointInterval, env.getBufferTimeout(), MANAGED_MEMORY, jobOptions.isEmpty() ? "(defaults)" : jobOptions,
         clusterOptions.isEmpty() ? "(as flink-conf/config.yaml)" : clusterOptions);
     JobClient job = env.executeAsync(config.jobName);
@@ -303,9 +313,9 @@ public final class LoadHarness {
       say("%10s %10s %10s %12s %10s %14s %14s %9s  %s", "offered/s", "achieved/s", "out/s", "lag slope/s", "lag end",
           "src backpress.", "busiest task", "CPU µs/ev", "sustained");
       double rate = startRate;
-      double lastGood = 0;
+      double lastGood = search ? 0 : latencyRate;
       double failed = 0;
-      while (rate <= maxRate) {
+      while (search && rate <= maxRate) {
         StepResult s = probe.step(rate, step, stepWarmup, maxLag);
         result.steps.add(s);
         say("%s", s.row());
@@ -322,7 +332,9 @@ public final class LoadHarness {
         lastGood = rate;
         rate *= stepFactor;
       }
-      if (failed == 0) {
+      if (!search) {
+        say("  (no search for the maximum: --search false)");
+      } else if (failed == 0) {
         say("  (stopped at --max-rate %,.0f: the maximum is at least %,.0f events/s)", maxRate, lastGood);
       }
       if (failed > 0 && lastGood > 0) {
@@ -386,6 +398,7 @@ public final class LoadHarness {
     flink.set(CheckpointingOptions.MIN_PAUSE_BETWEEN_CHECKPOINTS, Duration.ofSeconds(2));
     flink.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MANAGED_MEMORY);
     flink.setString("state.backend.rocksdb.compression.per.level", COMPRESSION);
+    flink.setString("state.backend.rocksdb.options-factory", OPTIONS_FACTORY);
     clusterOptions.forEach(flink::setString);
     flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
     flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));
