@@ -202,7 +202,11 @@ class NotebooksITCase {
           "kafka.bootstrap.servers", kafka.bootstrapServers(),
           "source.starting-offsets", "EARLIEST",
           "slate.debounce", "1 s",
-          "training.label-window", "3 s"));
+          "training.label-window", "3 s",
+          // The simulated users keep interacting, a slate a second each: at the default bound of
+          // 2 their slates are dropped before a 3 s window closes, and the lift plot needs some
+          // that closed unanswered (NO_ACTION).
+          "training.max-pending-slates", "8"));
       Topics.create(kafka, config, 2);
       JobClient job = TestJobs.slatestream(config, 2, false).executeAsync("notebooks");
       String savepoint = null;
