@@ -263,6 +263,19 @@ public final class JobConfig implements Serializable {
     return of(m);
   }
 
+  /**
+   * The topic options of this configuration with {@code prefix} before every topic name: the topics
+   * of another deployment of the job on the same brokers.
+   */
+  public Map<String, String> prefixedTopics(String prefix) {
+    Configuration c = Configuration.fromMap(raw);
+    Map<String, String> m = new LinkedHashMap<>();
+    for (ConfigOption<String> topic : JobOptions.topics()) {
+      m.put(topic.key(), prefix + c.get(topic));
+    }
+    return m;
+  }
+
   /** Every explicitly set value, with secrets masked: safe to log or show in the Flink web UI. */
   public Map<String, String> toMaskedMap() {
     Map<String, String> m = new TreeMap<>();

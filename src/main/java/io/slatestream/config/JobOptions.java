@@ -315,6 +315,12 @@ public final class JobOptions {
                   + " its slate at moderate rates.");
 
   /** Every option above, in declaration order. */
+  /** Every topic the job reads or writes. */
+  public static List<ConfigOption<String>> topics() {
+    return List.of(TOPIC_INTERACTIONS, TOPIC_ITEMS, TOPIC_SLATE_REQUESTS, TOPIC_RECOMMENDATIONS, TOPIC_DEAD_LETTERS,
+        TOPIC_TRAINING_EXAMPLES, TOPIC_MODEL_RELEASES);
+  }
+
   public static List<ConfigOption<?>> all() {
     List<ConfigOption<?>> options = new ArrayList<>();
     for (Field field : JobOptions.class.getDeclaredFields()) {

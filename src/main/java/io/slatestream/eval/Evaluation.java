@@ -93,8 +93,19 @@ public final class Evaluation {
 
   public record Row(String policy, Online online, Offline offline) {}
 
-  public record Result(Settings settings, List<Row> rows, Split split, int trainRows, int holdoutRows,
-      int holdoutSlates, long splitTimeMs) {}
+  /** {@code modelForHalf}: the run that served the GBDT to the treated half only ({@link #split}). */
+  public record Result(Settings settings, List<Row> rows, Online modelForHalf, int trainRows, int holdoutRows,
+      int holdoutSlates, long splitTimeMs) {
+
+    /** The split run beside the heuristic's and the GBDT's rows, which serve everyone. */
+    public Split split() {
+      return new Split(online("heuristic"), modelForHalf, online("gbdt"));
+    }
+
+    private Online online(String policy) {
+      return rows.stream().filter(r -> r.policy().equals(policy)).findFirst().orElseThrow().online();
+    }
+  }
 
   private final Settings s;
 
@@ -200,8 +211,7 @@ public final class Evaluation {
       out.add(new Row(p, online.get(p), offline(holdout, holdoutRows, POLICIES.indexOf(p),
           !p.equals("random") && !p.equals("heuristic"))));
     }
-    return new Result(s, out, new Split(online.get("heuristic"), modelForHalf, online.get("gbdt")), rows.size(),
-        holdoutRows, holdout.size(), holdout.get(0).atMs);
+    return new Result(s, out, modelForHalf, rows.size(), holdoutRows, holdout.size(), holdout.get(0).atMs);
   }
 
   /**

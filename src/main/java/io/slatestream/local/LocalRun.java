@@ -178,11 +178,7 @@ public final class LocalRun {
         // is measured against the same minutes without sharing what either arm learns.
         holdout = new io.slatestream.ranking.ModelHoldout(CONTROL_SHARE);
         Map<String, String> controlOpts = new LinkedHashMap<>(opts);
-        Map.of("topic.interactions", config.topicInteractions, "topic.items", config.topicItems,
-            "topic.slate-requests", config.topicSlateRequests, "topic.model-releases", config.topicModelReleases,
-            "topic.recommendations", config.topicRecommendations, "topic.dead-letters", config.topicDeadLetters,
-            "topic.training-examples", config.topicTrainingExamples)
-            .forEach((option, topic) -> controlOpts.put(option, "control-" + topic));
+        controlOpts.putAll(config.prefixedTopics("control-"));
         controlOpts.put("kafka.group.id", config.groupId + "-control");
         controlOpts.put("job.name", config.jobName + "-control");
         controlOpts.put("kafka.bootstrap.servers", stack.bootstrapServers());
