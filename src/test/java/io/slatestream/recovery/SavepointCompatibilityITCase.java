@@ -56,7 +56,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * ({@code input-topics.json}: replayed into a fresh broker, so the restored Kafka offsets point
  * exactly past them, as on the real topics after an upgrade) and what that release's inspect
  * command exported from it ({@code *.csv}). When a release ships, generate its savepoint with
- * {@code mvn verify -Dtest=none -Dit.test=SavepointCompatibilityITCase -Dslatestream.write-savepoint=v2}
+ * {@code mvn verify -Dtest=none -Dit.test=SavepointCompatibilityITCase -Dslatestream.write-savepoint=v3}
  * and commit the directory; never replace an old one.
  *
  * <p>The savepoint's state carries TTL timestamps of when it was written (state TTL is processing
@@ -76,15 +76,16 @@ class SavepointCompatibilityITCase {
   private static final Map<String, Set<String>> INTERACTED = Map.of(
       "u1", Set.of("i1", "i2", "i4"), "u2", Set.of("i3", "i4", "i5"), "u3", Set.of("i1", "i7"));
 
+  /** A broker per test: each release's input topics are replayed at their own offsets. */
   @RegisterExtension
-  static final EmbeddedKafkaExtension BROKER = new EmbeddedKafkaExtension();
+  final EmbeddedKafkaExtension broker = new EmbeddedKafkaExtension();
 
   @TempDir Path tmp;
 
   /** The job's configuration in every release's run: default topic names, this test's broker. */
-  private static JobConfig config(Map<String, String> more) {
+  private JobConfig config(Map<String, String> more) {
     Map<String, String> opts = new HashMap<>(more);
-    opts.put("kafka.bootstrap.servers", BROKER.kafka().bootstrapServers());
+    opts.put("kafka.bootstrap.servers", broker.kafka().bootstrapServers());
     opts.put("source.starting-offsets", "EARLIEST");
     opts.put("slate.debounce", "0 s");
     return JobConfig.of(opts);
@@ -128,13 +129,13 @@ class SavepointCompatibilityITCase {
     Configuration restore = new Configuration();
     restore.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint.toUri().toString());
     String after;
-    try (RunningJob job = RunningJob.start(config, PARALLELISM, BROKER.topics(), restore)) {
+    try (RunningJob job = RunningJob.start(config, PARALLELISM, broker.topics(), restore)) {
       AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
       List<String> ids = new ArrayList<>();
       for (String user : USERS) {
         SlateRequest r = SlateRequest.newBuilder().setRequestId("after-upgrade-" + user).setUserId(user)
             .setSlateSize(3).setEventTimeMs(T + 600_000).build();
-        BROKER.topics().send(config.topicSlateRequests, user, requests.encode(r));
+        broker.topics().send(config.topicSlateRequests, user, requests.encode(r));
         ids.add(r.getRequestId());
       }
       Map<String, List<Slate>> answers = job.awaitAnswers(ids);
@@ -167,7 +168,7 @@ class SavepointCompatibilityITCase {
     Path out = DIR.resolve(System.getProperty("slatestream.write-savepoint"));
     assertThat(out).as("a committed release is never replaced").doesNotExist();
     JobConfig config = config(Map.of());
-    Topics.create(BROKER.kafka(), config, PARALLELISM);
+    Topics.create(broker.kafka(), config, PARALLELISM);
 
     AvroCodec<Item> items = AvroCodec.of(Item.class);
     Map<String, Item> catalog = new LinkedHashMap<>();
@@ -180,9 +181,9 @@ class SavepointCompatibilityITCase {
           .setCreatorId("c" + (i % 3)).setDurationMs(30_000).setPublishedTimeMs(T - 86_400_000L).build());
     }
     for (Item item : catalog.values()) {
-      BROKER.topics().send(config.topicItems, item.getItemId(), items.encode(item));
+      broker.topics().send(config.topicItems, item.getItemId(), items.encode(item));
     }
-    BROKER.topics().send(config.topicItems, "i6", null); // deleted
+    broker.topics().send(config.topicItems, "i6", null); // deleted
     catalog.remove("i6");
 
     // All state in files beside _metadata, none inlined: inlined state keeps the absolute path it
@@ -192,7 +193,7 @@ class SavepointCompatibilityITCase {
     files.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
     files.set(CheckpointingOptions.FS_SMALL_FILE_THRESHOLD, MemorySize.ZERO);
     String savepoint;
-    try (RunningJob job = RunningJob.start(config, PARALLELISM, BROKER.topics(), files)) {
+    try (RunningJob job = RunningJob.start(config, PARALLELISM, broker.topics(), files)) {
       job.awaitCatalog(catalog.keySet(), T - 60_000);
       AvroCodec<Interaction> interactions = AvroCodec.of(Interaction.class);
       List<Interaction> events = List.of(
@@ -202,7 +203,7 @@ class SavepointCompatibilityITCase {
           event("u2", "i4", InteractionType.SKIP, 5_000),
           event("u3", "i1", InteractionType.SKIP, 100), event("u3", "i7", InteractionType.LIKE, 20_000));
       for (Interaction e : events) {
-        BROKER.topics().send(config.topicInteractions, e.getUserId(), interactions.encode(e));
+        broker.topics().send(config.topicInteractions, e.getUserId(), interactions.encode(e));
       }
       // Served slates await their labels in state.
       AvroCodec<SlateRequest> requests = AvroCodec.of(SlateRequest.class);
@@ -210,7 +211,7 @@ class SavepointCompatibilityITCase {
       for (String user : USERS) {
         SlateRequest r = SlateRequest.newBuilder().setRequestId("before-upgrade-" + user).setUserId(user)
             .setSlateSize(3).setEventTimeMs(T + 1_000).build();
-        BROKER.topics().send(config.topicSlateRequests, user, requests.encode(r));
+        broker.topics().send(config.topicSlateRequests, user, requests.encode(r));
         ids.add(r.getRequestId());
       }
       job.awaitAnswers(ids);
@@ -225,7 +226,7 @@ class SavepointCompatibilityITCase {
     List<Map<String, Object>> records = new ArrayList<>();
     for (String topic : List.of(config.topicInteractions, config.topicItems, config.topicSlateRequests,
         config.topicModelReleases)) {
-      for (ConsumerRecord<byte[], byte[]> r : BROKER.topics().readAll(topic)) {
+      for (ConsumerRecord<byte[], byte[]> r : broker.topics().readAll(topic)) {
         Map<String, Object> rec = new LinkedHashMap<>();
         rec.put("topic", topic);
         rec.put("partition", r.partition());
@@ -239,15 +240,15 @@ class SavepointCompatibilityITCase {
   }
 
   /** The input topics as the savepoint's job read them, at the same partitions and offsets. */
-  private static void replay(Path file) throws Exception {
+  private void replay(Path file) throws Exception {
     List<Map<String, Object>> records = new ObjectMapper().readValue(file.toFile(),
         new com.fasterxml.jackson.core.type.TypeReference<List<Map<String, Object>>>() {});
     JobConfig config = config(Map.of());
-    Topics.create(BROKER.kafka(), config, PARALLELISM);
+    Topics.create(broker.kafka(), config, PARALLELISM);
     for (Map<String, Object> r : records) {
       String key = (String) r.get("key");
       String value = (String) r.get("value");
-      RecordMetadata md = BROKER.topics().send((String) r.get("topic"), (Integer) r.get("partition"),
+      RecordMetadata md = broker.topics().send((String) r.get("topic"), (Integer) r.get("partition"),
           key == null ? null : new String(Base64.getDecoder().decode(key), StandardCharsets.UTF_8),
           value == null ? null : Base64.getDecoder().decode(value));
       assertThat(md.offset()).as("replayed %s", r).isEqualTo(((Number) r.get("offset")).longValue());
