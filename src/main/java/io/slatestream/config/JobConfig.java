@@ -214,28 +214,11 @@ public final class JobConfig implements Serializable {
    */
   public static JobConfig fromArgs(String... args) throws IOException {
     Map<String, String> values = new LinkedHashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (!arg.startsWith("--")) {
-        throw new IllegalArgumentException("Expected --key value, got '" + arg + "'");
-      }
-      String k;
-      String v;
-      int eq = arg.indexOf('=');
-      if (eq > 0) {
-        k = arg.substring(2, eq);
-        v = arg.substring(eq + 1);
+    for (CommandLine.Arg arg : CommandLine.parse(args)) {
+      if (arg.key().equals("config")) {
+        values.putAll(loadProperties(Path.of(arg.value())));
       } else {
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException("Missing value for '" + arg + "'");
-        }
-        k = arg.substring(2);
-        v = args[++i];
-      }
-      if (k.equals("config")) {
-        values.putAll(loadProperties(Path.of(v)));
-      } else {
-        values.put(k, v);
+        values.put(arg.key(), arg.value());
       }
     }
     return of(values);

@@ -1,5 +1,6 @@
 package io.slatestream.eval;
 
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.model.ExampleSelection;
@@ -34,31 +35,23 @@ public final class EvalCommand {
     Map<String, String> jobOptions = new LinkedHashMap<>();
     // The local run's label window: answers to a slate come within seconds of serving it.
     jobOptions.put("training.label-window", "30 s");
-    for (int i = 0; i < args.length; i++) {
-      String k = args[i];
-      if (!k.startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("Expected --option value, got '" + k + "'");
-      }
-      String v = args[++i];
-      switch (k) {
-        case "--users" -> sim = sim.withUsers(Integer.parseInt(v));
-        case "--items" -> sim = sim.withItems(Integer.parseInt(v));
-        case "--seed" -> sim = sim.withSeed(Long.parseLong(v));
-        case "--events-per-second" -> sim = sim.withEventsPerSecond(Double.parseDouble(v));
-        case "--warmup-minutes" -> warmupMinutes = Long.parseLong(v);
-        case "--eval-minutes" -> evalMinutes = Long.parseLong(v);
-        case "--holdout-fraction" -> holdout = Double.parseDouble(v);
-        case "--slate-size" -> slateSize = Integer.parseInt(v);
-        case "--output" -> output = Path.of(v);
-        case "--examples" -> selection = ExampleSelection.parse(v);
-        case "--max-depth" -> trainer = trainer.withMaxDepth(Integer.parseInt(v));
-        case "--min-child-weight" -> trainer = trainer.withMinChildWeight(Double.parseDouble(v));
-        case "--monotone" -> monotone = switch (v) {
-          case "true" -> true;
-          case "false" -> false;
-          default -> throw new IllegalArgumentException("--monotone takes true or false, not '" + v + "'");
-        };
-        default -> jobOptions.put(k.substring(2), v);
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String v = a.value();
+      switch (a.key()) {
+        case "users" -> sim = sim.withUsers(Integer.parseInt(v));
+        case "items" -> sim = sim.withItems(Integer.parseInt(v));
+        case "seed" -> sim = sim.withSeed(Long.parseLong(v));
+        case "events-per-second" -> sim = sim.withEventsPerSecond(Double.parseDouble(v));
+        case "warmup-minutes" -> warmupMinutes = Long.parseLong(v);
+        case "eval-minutes" -> evalMinutes = Long.parseLong(v);
+        case "holdout-fraction" -> holdout = Double.parseDouble(v);
+        case "slate-size" -> slateSize = Integer.parseInt(v);
+        case "output" -> output = Path.of(v);
+        case "examples" -> selection = ExampleSelection.parse(v);
+        case "max-depth" -> trainer = trainer.withMaxDepth(Integer.parseInt(v));
+        case "min-child-weight" -> trainer = trainer.withMinChildWeight(Double.parseDouble(v));
+        case "monotone" -> monotone = CommandLine.bool(a);
+        default -> jobOptions.put(a.key(), v);
       }
     }
     JobConfig job = JobConfig.of(jobOptions);

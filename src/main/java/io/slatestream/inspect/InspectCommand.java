@@ -1,5 +1,6 @@
 package io.slatestream.inspect;
 
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.config.JobOptions;
 import java.nio.file.Path;
@@ -44,16 +45,12 @@ public final class InspectCommand {
     Map<String, String> jobOptions = new LinkedHashMap<>();
     jobOptions.put(JobOptions.USER_TTL.key(), READ_EVERYTHING_TTL);
     jobOptions.put(JobOptions.ITEM_TTL.key(), READ_EVERYTHING_TTL);
-    for (int i = 0; i < args.length; i++) {
-      String k = args[i];
-      if (!k.startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("Expected --option value, got '" + k + "'");
-      }
-      String v = args[++i];
-      switch (k) {
-        case "--savepoint" -> savepoint = v;
-        case "--output" -> output = Path.of(v);
-        default -> jobOptions.put(k.substring(2), v);
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String v = a.value();
+      switch (a.key()) {
+        case "savepoint" -> savepoint = v;
+        case "output" -> output = Path.of(v);
+        default -> jobOptions.put(a.key(), v);
       }
     }
     if (savepoint == null || output == null) {

@@ -2,12 +2,11 @@ package io.slatestream.local;
 
 import io.slatestream.avro.CandidateSource;
 import io.slatestream.avro.DeadLetter;
+import io.slatestream.avro.Label;
 import io.slatestream.avro.Slate;
 import io.slatestream.avro.SlateTrigger;
-import io.slatestream.avro.Label;
 import io.slatestream.avro.TrainingExample;
-import org.apache.avro.file.DataFileWriter;
-import org.apache.avro.specific.SpecificDatumWriter;
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.serde.AvroCodec;
 import io.slatestream.sim.Catalog;
@@ -19,18 +18,16 @@ import io.slatestream.train.TrainCommand;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -38,6 +35,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.avro.file.DataFileWriter;
+import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.util.TimeUtils;
@@ -132,9 +132,9 @@ public final class LocalRun {
 
   private void parse(String[] args) {
     var s = world;
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      String k = args[i].replaceFirst("^--", "");
-      String v = args[i + 1];
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String k = a.key();
+      String v = a.value();
       switch (k) {
         case "duration" -> duration = TimeUtils.parseDuration(v);
         case "phase1" -> phase1 = TimeUtils.parseDuration(v);
@@ -149,9 +149,6 @@ public final class LocalRun {
         case "new-items-per-minute" -> s = s.withNewItemsPerMinute(Double.parseDouble(v));
         default -> jobOptions.put(k, v);
       }
-    }
-    if (args.length % 2 != 0) {
-      throw new IllegalArgumentException("Expected --key value pairs, got " + Arrays.toString(args));
     }
     world = s;
   }

@@ -1,5 +1,6 @@
 package io.slatestream.replay;
 
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.config.JobOptions;
 import io.slatestream.local.LocalStack;
@@ -78,22 +79,18 @@ public final class ReplayCommand {
     int parallelism = 1;
     Duration patience = Duration.ofMinutes(3);
     Map<String, String> jobOptions = new LinkedHashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      String key = args[i];
-      if (!key.startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("Expected --option value, got '" + key + "'");
-      }
-      String v = args[++i];
-      switch (key) {
-        case "--interactions" -> interactions = Path.of(v);
-        case "--items" -> items = Path.of(v);
-        case "--output" -> output = Path.of(v);
-        case "--k" -> k = Integer.parseInt(v);
-        case "--max-staleness" -> maxStaleness = TimeUtils.parseDuration(v);
-        case "--warm-up" -> warmUp = TimeUtils.parseDuration(v);
-        case "--parallelism" -> parallelism = Integer.parseInt(v);
-        case "--patience" -> patience = TimeUtils.parseDuration(v);
-        default -> jobOptions.put(key.substring(2), v);
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String v = a.value();
+      switch (a.key()) {
+        case "interactions" -> interactions = Path.of(v);
+        case "items" -> items = Path.of(v);
+        case "output" -> output = Path.of(v);
+        case "k" -> k = Integer.parseInt(v);
+        case "max-staleness" -> maxStaleness = TimeUtils.parseDuration(v);
+        case "warm-up" -> warmUp = TimeUtils.parseDuration(v);
+        case "parallelism" -> parallelism = Integer.parseInt(v);
+        case "patience" -> patience = TimeUtils.parseDuration(v);
+        default -> jobOptions.put(a.key(), v);
       }
     }
     if (interactions == null || items == null) {

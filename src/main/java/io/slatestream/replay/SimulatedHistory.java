@@ -4,6 +4,7 @@ import io.slatestream.avro.Interaction;
 import io.slatestream.avro.InteractionType;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.SlateRequest;
+import io.slatestream.config.CommandLine;
 import io.slatestream.sim.OfflineServer;
 import io.slatestream.sim.SimSettings;
 import io.slatestream.sim.Simulator;
@@ -63,22 +64,18 @@ public final class SimulatedHistory {
         .withGarbageShare(0);
     Duration duration = Duration.ofHours(2);
     String policy = "mixed";
-    for (int i = 0; i < args.length; i++) {
-      String key = args[i];
-      if (!key.startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("Expected --option value, got '" + key + "'");
-      }
-      String v = args[++i];
-      switch (key) {
-        case "--output" -> output = Path.of(v);
-        case "--users" -> s = s.withUsers(Integer.parseInt(v));
-        case "--items" -> s = s.withItems(Integer.parseInt(v));
-        case "--categories" -> s = s.withCategories(Integer.parseInt(v));
-        case "--seed" -> s = s.withSeed(Long.parseLong(v));
-        case "--rate" -> s = s.withEventsPerSecond(Double.parseDouble(v));
-        case "--duration" -> duration = TimeUtils.parseDuration(v);
-        case "--policy" -> policy = v.toLowerCase(Locale.ROOT);
-        default -> throw new IllegalArgumentException("Unknown option " + key);
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String v = a.value();
+      switch (a.key()) {
+        case "output" -> output = Path.of(v);
+        case "users" -> s = s.withUsers(Integer.parseInt(v));
+        case "items" -> s = s.withItems(Integer.parseInt(v));
+        case "categories" -> s = s.withCategories(Integer.parseInt(v));
+        case "seed" -> s = s.withSeed(Long.parseLong(v));
+        case "rate" -> s = s.withEventsPerSecond(Double.parseDouble(v));
+        case "duration" -> duration = TimeUtils.parseDuration(v);
+        case "policy" -> policy = v.toLowerCase(Locale.ROOT);
+        default -> throw new IllegalArgumentException("Unknown option --" + a.key());
       }
     }
     if (output == null) {

@@ -2,6 +2,7 @@ package io.slatestream.train;
 
 import io.slatestream.avro.ModelRelease;
 import io.slatestream.avro.TrainingExample;
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.features.FeatureVectorBuilder;
 import io.slatestream.model.ExampleSelection;
@@ -21,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -82,32 +84,24 @@ public final class TrainCommand {
     boolean monotone = true;
     ExampleSelection selection = ExampleSelection.ANSWERED;
     Map<String, String> jobOptions = new LinkedHashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      String k = args[i];
-      switch (k) {
-        case "--from-topic" -> fromTopic = true;
-        case "--publish" -> publish = true;
-        default -> {
-          if (!k.startsWith("--") || i + 1 >= args.length) {
-            throw new IllegalArgumentException("Expected --option value, got '" + k + "'");
-          }
-          String v = args[++i];
-          switch (k) {
-            case "--input" -> inputs.add(Path.of(v));
-            case "--output" -> output = Path.of(v);
-            case "--version" -> version = v;
-            case "--validation-fraction" -> t = t.withValidationFraction(Double.parseDouble(v));
-            case "--max-rounds" -> t = t.withMaxRounds(Integer.parseInt(v));
-            case "--early-stopping" -> t = t.withEarlyStoppingRounds(Integer.parseInt(v));
-            case "--max-depth" -> t = t.withMaxDepth(Integer.parseInt(v));
-            case "--eta" -> t = t.withEta(Double.parseDouble(v));
-            case "--min-child-weight" -> t = t.withMinChildWeight(Double.parseDouble(v));
-            case "--seed" -> t = t.withSeed(Long.parseLong(v));
-            case "--examples" -> selection = ExampleSelection.parse(v);
-            case "--monotone" -> monotone = parseBoolean(k, v);
-            default -> jobOptions.put(k.substring(2), v);
-          }
-        }
+    for (CommandLine.Arg a : CommandLine.parse(args, Set.of("from-topic", "publish"))) {
+      String v = a.value();
+      switch (a.key()) {
+        case "from-topic" -> fromTopic = CommandLine.bool(a);
+        case "publish" -> publish = CommandLine.bool(a);
+        case "input" -> inputs.add(Path.of(v));
+        case "output" -> output = Path.of(v);
+        case "version" -> version = v;
+        case "validation-fraction" -> t = t.withValidationFraction(Double.parseDouble(v));
+        case "max-rounds" -> t = t.withMaxRounds(Integer.parseInt(v));
+        case "early-stopping" -> t = t.withEarlyStoppingRounds(Integer.parseInt(v));
+        case "max-depth" -> t = t.withMaxDepth(Integer.parseInt(v));
+        case "eta" -> t = t.withEta(Double.parseDouble(v));
+        case "min-child-weight" -> t = t.withMinChildWeight(Double.parseDouble(v));
+        case "seed" -> t = t.withSeed(Long.parseLong(v));
+        case "examples" -> selection = ExampleSelection.parse(v);
+        case "monotone" -> monotone = CommandLine.bool(a);
+        default -> jobOptions.put(a.key(), v);
       }
     }
     if (output == null) {
@@ -166,13 +160,6 @@ public final class TrainCommand {
           + " window (" + labelWindowMs + " ms), whose silences are not labelled yet");
     }
     return kept;
-  }
-
-  private static boolean parseBoolean(String option, String v) {
-    if (!v.equals("true") && !v.equals("false")) {
-      throw new IllegalArgumentException(option + " takes true or false, not '" + v + "'");
-    }
-    return Boolean.parseBoolean(v);
   }
 
   /** One row per selected example, at its served time; the label is 1 for a like. */

@@ -1,6 +1,7 @@
 package io.slatestream.bench;
 
 import io.slatestream.SlatestreamJob;
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.io.KafkaIO;
 import io.slatestream.local.Topics;
@@ -149,12 +150,9 @@ public final class LoadHarness {
   }
 
   private void parse(String[] args) {
-    if (args.length % 2 != 0) {
-      throw new IllegalArgumentException("Expected --key value pairs, got " + Arrays.toString(args));
-    }
-    for (int i = 0; i < args.length; i += 2) {
-      String k = args[i].replaceFirst("^--", "");
-      String v = args[i + 1];
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String k = a.key();
+      String v = a.value();
       switch (k) {
         case "users" -> users = Integer.parseInt(v);
         case "items" -> items = Integer.parseInt(v);

@@ -8,6 +8,7 @@ import io.slatestream.avro.SlateRequest;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.avro.state.ItemStats;
 import io.slatestream.avro.state.RankerBroadcast;
+import io.slatestream.config.CommandLine;
 import io.slatestream.config.JobConfig;
 import io.slatestream.functions.RankerFunction;
 import io.slatestream.sim.Catalog;
@@ -68,9 +69,9 @@ public final class RankerBench {
     Map<String, String> options = new LinkedHashMap<>();
     org.apache.flink.configuration.Configuration flink = new org.apache.flink.configuration.Configuration();
     flink.setString("state.backend.rocksdb.compression.per.level", LoadHarness.COMPRESSION);
-    for (int i = 0; i < args.length; i += 2) {
-      String k = args[i].replaceFirst("^--", "");
-      String v = args[i + 1];
+    for (CommandLine.Arg a : CommandLine.parse(args)) {
+      String k = a.key();
+      String v = a.value();
       switch (k) {
         case "users" -> users = Integer.parseInt(v);
         case "items" -> items = Integer.parseInt(v);
