@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
@@ -34,6 +35,7 @@ import java.util.stream.Collectors;
 import org.HdrHistogram.Histogram;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.configuration.PipelineOptions;
@@ -105,10 +107,8 @@ public final class LoadHarness {
   private static final String FULL = "full";
   /** Managed memory of the local cluster: what flink-conf/config.yaml gives a 4 GiB TaskManager (0.4 of it). */
   private static final MemorySize MANAGED_MEMORY = MemorySize.parse("1280m");
-  /** RocksDB's block compression, as flink-conf/config.yaml sets it. */
-  static final String COMPRESSION = "ZSTD_COMPRESSION";
-  /** RocksDB options Flink has no key for, as flink-conf/config.yaml names them. */
-  static final String OPTIONS_FACTORY = io.slatestream.state.AtomicFlushOptions.class.getName();
+  /** The cluster's RocksDB settings ({@code state.backend.rocksdb.*} of flink-conf/config.yaml). */
+  static final Map<String, String> CLUSTER_ROCKSDB = clusterRocksDbSettings();
 
   private int users = 50_000;
   private int items = 10_000;
@@ -275,8 +275,8 @@ public final class LoadHarness {
       env.setBufferTimeout(config.bufferTimeout.toMillis());
       PassThroughJob.define(env, config, passOutputs);
     }
-    say("Flink: local cluster, parallelism %d, RocksDB (%s, %s), incremental checkpoints every %s, buffer timeout %d ms,"
-            + " managed memory %s; job options %s; cluster options %s", parallelism, COMPRESSION, OPTIONS_FACTORY,
+    say("Flink: local cluster, parallelism %d, RocksDB %s, incremental checkpoints every %s, buffer timeout %d ms,"
+            + " managed memory %s; job options %s; cluster options %s", parallelism, CLUSTER_ROCKSDB,
         config.checkpointInterval, env.getBufferTimeout(), MANAGED_MEMORY, jobOptions.isEmpty() ? "(defaults)" : jobOptions,
         clusterOptions.isEmpty() ? "(as flink-conf/config.yaml)" : clusterOptions);
     JobClient job = env.executeAsync(config.jobName);
@@ -388,6 +388,25 @@ public final class LoadHarness {
     }
   }
 
+  /**
+   * Read from the file a cluster is configured with, so the benchmarks run the RocksDB the
+   * cluster runs; they are started from the project's directory.
+   */
+  static Map<String, String> clusterRocksDbSettings() {
+    Map<String, String> settings = new TreeMap<>();
+    GlobalConfiguration.loadConfiguration(Path.of("flink-conf").toAbsolutePath().toString()).toMap()
+        .forEach((k, v) -> {
+          if (k.startsWith("state.backend.rocksdb.")) {
+            settings.put(k, v);
+          }
+        });
+    if (settings.isEmpty()) {
+      throw new IllegalStateException("No state.backend.rocksdb settings in flink-conf/config.yaml under "
+          + Path.of("").toAbsolutePath() + ": run from the project's directory");
+    }
+    return settings;
+  }
+
   private Configuration flinkConfiguration(Path checkpoints, int restPort) {
     Configuration flink = new Configuration();
     flink.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
@@ -395,8 +414,7 @@ public final class LoadHarness {
     flink.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
     flink.set(CheckpointingOptions.MIN_PAUSE_BETWEEN_CHECKPOINTS, Duration.ofSeconds(2));
     flink.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MANAGED_MEMORY);
-    flink.setString("state.backend.rocksdb.compression.per.level", COMPRESSION);
-    flink.setString("state.backend.rocksdb.options-factory", OPTIONS_FACTORY);
+    CLUSTER_ROCKSDB.forEach(flink::setString);
     clusterOptions.forEach(flink::setString);
     flink.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
     flink.set(RestOptions.BIND_PORT, Integer.toString(restPort));

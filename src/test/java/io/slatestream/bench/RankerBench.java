@@ -51,8 +51,8 @@ import org.apache.flink.types.Either;
  *
  * <p>Options: {@code --users 50000 --items 10000 --events 300000 --rate 2000} (events per second of
  * simulated event time) {@code --seed 42}; {@code --state.backend.rocksdb.<option> value} configures
- * the RocksDB backend as the cluster's configuration would (its compression is
- * flink-conf/config.yaml's unless given); any other {@code --key value} is a job
+ * the RocksDB backend as the cluster's configuration would (flink-conf/config.yaml's RocksDB
+ * settings unless given); any other {@code --key value} is a job
  * option.
  */
 public final class RankerBench {
@@ -68,7 +68,7 @@ public final class RankerBench {
     java.io.PrintWriter dump = null;
     Map<String, String> options = new LinkedHashMap<>();
     org.apache.flink.configuration.Configuration flink = new org.apache.flink.configuration.Configuration();
-    flink.setString("state.backend.rocksdb.compression.per.level", LoadHarness.COMPRESSION);
+    LoadHarness.CLUSTER_ROCKSDB.forEach(flink::setString);
     for (CommandLine.Arg a : CommandLine.parse(args)) {
       String k = a.key();
       String v = a.value();
