@@ -55,8 +55,7 @@ public final class EvalCommand {
       }
     }
     JobConfig job = JobConfig.of(jobOptions);
-    // Constraints by the names of this job's features (the saturation feature names its half-life).
-    trainer = trainer.withMonotone(monotone ? new FeatureVectorBuilder(job).monotone() : Map.of());
+    trainer = trainer.withMonotone(monotone ? FeatureVectorBuilder.monotone() : Map.of());
     Evaluation.Settings settings = new Evaluation.Settings(sim, warmupMinutes * 60_000, evalMinutes * 60_000,
         slateSize > 0 ? slateSize : job.slateSize, holdout, job, trainer,
         selection);

@@ -3,12 +3,12 @@ package io.slatestream.features;
 import io.slatestream.avro.Item;
 import io.slatestream.avro.state.DecayedCounts;
 import io.slatestream.avro.state.ItemStats;
+import io.slatestream.avro.state.RecentEvent;
 import io.slatestream.avro.state.UserProfile;
 import io.slatestream.config.JobConfig;
 import io.slatestream.ranking.HeuristicScorer;
 import java.io.Serializable;
 import java.time.Duration;
-import io.slatestream.avro.state.RecentEvent;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -128,7 +128,7 @@ public final class FeatureVectorBuilder implements Serializable {
    * feature, which also says which categories the user chooses to watch: less likeable with every
    * recent item of the category, but only for the same affinity.
    */
-  public Map<String, Integer> monotone() {
+  public static Map<String, Integer> monotone() {
     return Map.of(
         "user.category_affinity", 1,
         "user.creator_affinity", 1,

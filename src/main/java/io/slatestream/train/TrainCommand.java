@@ -108,8 +108,7 @@ public final class TrainCommand {
       throw new IllegalArgumentException("--output DIR is required");
     }
     JobConfig config = JobConfig.of(jobOptions);
-    // Constraints by the names of this job's features (the saturation feature names its half-life).
-    t = t.withMonotone(monotone ? new FeatureVectorBuilder(config).monotone() : Map.of());
+    t = t.withMonotone(monotone ? FeatureVectorBuilder.monotone() : Map.of());
     List<TrainingExample> examples = new ArrayList<>();
     for (Path p : inputs) {
       examples.addAll(readFiles(p));

@@ -89,11 +89,11 @@ class FeatureVectorBuilderTest {
 
   @Test
   void monotoneConstraintsNameFeaturesOfTheSpec() {
-    assertThat(builder.spec().names()).containsAll(builder.monotone().keySet());
+    assertThat(builder.spec().names()).containsAll(FeatureVectorBuilder.monotone().keySet());
     FeatureVectorBuilder hourly = new FeatureVectorBuilder(
         JobConfig.of(Map.of("features.category-recent-half-life", "1 h")));
     assertThat(hourly.spec().names()).contains("user.category_recent.1h").doesNotContain("user.category_recent.15min");
-    assertThat(builder.monotone()).containsEntry("item.like_rate_lower", 1).doesNotContainKey("item.like_rate");
+    assertThat(FeatureVectorBuilder.monotone()).containsEntry("item.like_rate_lower", 1).doesNotContainKey("item.like_rate");
     assertThat(hourly.spec().id()).isNotEqualTo(builder.spec().id());
   }
 
