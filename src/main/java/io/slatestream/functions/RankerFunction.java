@@ -21,6 +21,8 @@ import io.slatestream.avro.Label;
 import io.slatestream.avro.TrainingExample;
 import io.slatestream.avro.state.Impression;
 import io.slatestream.avro.state.PendingSlate;
+import io.slatestream.avro.state.PendingSlateIndex;
+import io.slatestream.avro.state.PendingSlateRef;
 import io.slatestream.features.FeatureVectorBuilder;
 import java.util.ArrayList;
 import org.apache.flink.api.common.state.MapState;
@@ -123,6 +125,7 @@ public final class RankerFunction
   private transient ValueState<Long> lastRequest;
   private transient Counter rateLimited;
   private transient MapState<String, PendingSlate> pendingSlates;
+  private transient ValueState<PendingSlateIndex> pendingIndex;
   private transient Counter trainingExamples;
   private transient Counter impressionsDropped;
   private transient CandidateIndex index;
@@ -154,6 +157,24 @@ public final class RankerFunction
   /** Served slates awaiting labels, by slate id. Cleared by their label timers, so no TTL. */
   public static final MapStateDescriptor<String, PendingSlate> PENDING_SLATES =
       new MapStateDescriptor<>("pending-slates", Types.STRING, new AvroTypeInfo<>(PendingSlate.class));
+
+  /**
+   * The ids and served times of the user's pending slates, so that serving, answering and closing
+   * a slate read one small value instead of scanning {@link #PENDING_SLATES} in RocksDB (a prefix
+   * seek through every level). TTL'd like the profile; never outlives its slates in practice (a
+   * label window is minutes), and a missing index is rebuilt from the map.
+   */
+  public static ValueStateDescriptor<PendingSlateIndex> pendingIndexDescriptor(JobConfig config) {
+    ValueStateDescriptor<PendingSlateIndex> d =
+        new ValueStateDescriptor<>("pending-slate-index", new AvroTypeInfo<>(PendingSlateIndex.class));
+    d.enableTimeToLive(
+        StateTtlConfig.newBuilder(config.userTtl)
+            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .cleanupInRocksdbCompactFilter(1000)
+            .build());
+    return d;
+  }
 
   /** The user profile state; TTL'd so inactive users expire. */
   public static ValueStateDescriptor<UserProfile> profileDescriptor(JobConfig config) {
@@ -190,6 +211,7 @@ public final class RankerFunction
     profiles = getRuntimeContext().getState(profileDescriptor(config));
     ignored = getRuntimeContext().getState(ignoredDescriptor(config));
     pendingSlates = getRuntimeContext().getMapState(PENDING_SLATES);
+    pendingIndex = getRuntimeContext().getState(pendingIndexDescriptor(config));
     lastRequest = getRuntimeContext().getState(lastRequestDescriptor(config));
     var metrics = getRuntimeContext().getMetricGroup();
     trainingExamples = metrics.counter("trainingExamples");
@@ -437,15 +459,14 @@ public final class RankerFunction
     if (items.isEmpty()) {
       return;
     }
-    // One pass over the user's pending slates: whether this one is known already (a trigger seen
-    // twice), how many there are, and which is the oldest. The entries' values (the vectors) are
-    // deserialized only when the bound is reached.
-    List<Map.Entry<String, PendingSlate>> pending = new ArrayList<>();
-    for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
-      if (en.getKey().equals(slateId)) {
+    // From the index: whether this slate is known already (a trigger seen twice), how many are
+    // pending, and which is the oldest. Only the evicted slate's value is read.
+    PendingSlateIndex index = pendingIndex();
+    List<PendingSlateRef> pending = index.getSlates();
+    for (PendingSlateRef ref : pending) {
+      if (ref.getSlateId().equals(slateId)) {
         return;
       }
-      pending.add(en);
     }
     ReadOnlyBroadcastState<String, CatalogEntry> catalog = ctx.getBroadcastState(CATALOG);
     List<Impression> impressions = new ArrayList<>(items.size());
@@ -462,22 +483,24 @@ public final class RankerFunction
           .setScore(si.getScore()).build());
     }
     if (pending.size() >= config.maxPendingSlates) {
-      Map.Entry<String, PendingSlate> oldest = null;
-      for (Map.Entry<String, PendingSlate> en : pending) {
-        if (oldest == null || en.getValue().getServedTimeMs() < oldest.getValue().getServedTimeMs()) {
-          oldest = en;
+      // The first of the earliest served, in key order, as a scan of the map would find it.
+      PendingSlateRef oldest = null;
+      for (PendingSlateRef ref : pending) {
+        if (oldest == null || ref.getServedTimeMs() < oldest.getServedTimeMs()) {
+          oldest = ref;
         }
       }
       // Dropped, not labelled NO_ACTION: closing it early would teach the model that the user
       // ignored items they may still answer.
-      impressionsDropped.inc(oldest.getValue().getImpressions().size());
-      pendingSlates.remove(oldest.getKey());
+      impressionsDropped.inc(oldest.getUnanswered());
+      pendingSlates.remove(oldest.getSlateId());
+      pending.remove(oldest);
       // Its label timer would find nothing to close; unless another slate or the debounce closes at
       // the same time, it goes too, so a user's timers stay as bounded as their pending slates.
-      long closesAt = oldest.getValue().getServedTimeMs() + labelWindowMs;
+      long closesAt = oldest.getServedTimeMs() + labelWindowMs;
       boolean timerShared = p != null && p.getPendingSlateTimerMs() == closesAt;
-      for (Map.Entry<String, PendingSlate> en : pending) {
-        timerShared |= en != oldest && en.getValue().getServedTimeMs() + labelWindowMs == closesAt;
+      for (PendingSlateRef ref : pending) {
+        timerShared |= ref.getServedTimeMs() + labelWindowMs == closesAt;
       }
       if (!timerShared) {
         ctx.timerService().deleteEventTimeTimer(closesAt);
@@ -485,7 +508,49 @@ public final class RankerFunction
     }
     pendingSlates.put(slateId, PackedVectors.pack(slateId, servedMs, modelVersion, vectors.spec().id(), impressions,
         vectorsServed, positionFeature));
+    int at = 0;
+    while (at < pending.size() && pending.get(at).getSlateId().compareTo(slateId) < 0) {
+      at++;
+    }
+    pending.add(at, new PendingSlateRef(slateId, servedMs, impressions.size()));
+    pendingIndex.update(index);
     ctx.timerService().registerEventTimeTimer(servedMs + labelWindowMs);
+  }
+
+  /**
+   * The user's pending-slate index; rebuilt from the map when missing (state of releases 1 and 2,
+   * or a first slate). Its list is mutable and in the map's order: by slate id, for the UUIDs
+   * slates are named with.
+   */
+  private PendingSlateIndex pendingIndex() throws Exception {
+    PendingSlateIndex index = pendingIndex.value();
+    if (index == null) {
+      List<PendingSlateRef> refs = new ArrayList<>();
+      for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
+        refs.add(new PendingSlateRef(en.getKey(), en.getValue().getServedTimeMs(),
+            en.getValue().getImpressions().size()));
+      }
+      index = new PendingSlateIndex(refs);
+    } else if (!(index.getSlates() instanceof ArrayList)) {
+      index.setSlates(new ArrayList<>(index.getSlates()));
+    }
+    return index;
+  }
+
+  /** Records in the index how many of the slate's impressions await a label; none: it goes. */
+  private void updateIndex(String slateId, int unanswered) throws Exception {
+    PendingSlateIndex index = pendingIndex();
+    for (java.util.Iterator<PendingSlateRef> it = index.getSlates().iterator(); it.hasNext(); ) {
+      PendingSlateRef ref = it.next();
+      if (ref.getSlateId().equals(slateId)) {
+        if (unanswered == 0) {
+          it.remove();
+        } else {
+          ref.setUnanswered(unanswered);
+        }
+      }
+    }
+    pendingIndex.update(index);
   }
 
   /** An answer to a served slate labels that impression at once. */
@@ -500,19 +565,22 @@ public final class RankerFunction
     Label label = e.getType() == InteractionType.LIKE ? Label.LIKE
         : features.isQuickSkip(e) ? Label.QUICK_SKIP : Label.SKIP;
     List<Impression> impressions = slate.getImpressions();
-    for (int i = 0; i < impressions.size(); i++) {
-      if (impressions.get(i).getItemId().equals(e.getItemId())) {
-        // By index: the iterator of an Avro array read back from state does not support remove().
-        Impression imp = impressions.remove(i);
-        ctx.output(TRAINING_EXAMPLES, example(e.getUserId(), slate, imp, label, e.getEventTimeMs()));
-        break;
-      }
+    int i = 0;
+    while (i < impressions.size() && !impressions.get(i).getItemId().equals(e.getItemId())) {
+      i++;
     }
-    if (slate.getImpressions().isEmpty()) {
+    if (i == impressions.size()) {
+      return; // not an item of this slate, or answered already
+    }
+    // By index: the iterator of an Avro array read back from state does not support remove().
+    Impression imp = impressions.remove(i);
+    ctx.output(TRAINING_EXAMPLES, example(e.getUserId(), slate, imp, label, e.getEventTimeMs()));
+    if (impressions.isEmpty()) {
       pendingSlates.remove(slate.getSlateId());
     } else {
       pendingSlates.put(slate.getSlateId(), slate);
     }
+    updateIndex(slate.getSlateId(), slate.getImpressions().size());
   }
 
   /**
@@ -520,21 +588,28 @@ public final class RankerFunction
    * NO_ACTION example, and an ignored impression for {@link IgnoredItemsFilter}.
    */
   private void closeLabelWindows(long timestamp, OnTimerContext ctx) throws Exception {
-    List<String> closed = new ArrayList<>();
+    PendingSlateIndex index = pendingIndex();
     List<IgnoredItemsFilter.Ignored> unanswered = new ArrayList<>();
-    for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
-      PendingSlate slate = en.getValue();
-      long closesAt = slate.getServedTimeMs() + labelWindowMs;
-      if (closesAt <= timestamp) {
+    boolean closedAny = false;
+    for (java.util.Iterator<PendingSlateRef> it = index.getSlates().iterator(); it.hasNext(); ) {
+      PendingSlateRef ref = it.next();
+      long closesAt = ref.getServedTimeMs() + labelWindowMs;
+      if (closesAt > timestamp) {
+        continue;
+      }
+      PendingSlate slate = pendingSlates.get(ref.getSlateId());
+      if (slate != null) {
         for (Impression imp : slate.getImpressions()) {
           ctx.output(TRAINING_EXAMPLES, example(ctx.getCurrentKey(), slate, imp, Label.NO_ACTION, closesAt));
           unanswered.add(new IgnoredItemsFilter.Ignored(imp.getItemId(), slate.getServedTimeMs()));
         }
-        closed.add(en.getKey());
+        pendingSlates.remove(ref.getSlateId());
       }
+      it.remove();
+      closedAny = true;
     }
-    for (String id : closed) {
-      pendingSlates.remove(id);
+    if (closedAny) {
+      pendingIndex.update(index);
     }
     if (ignoredFilter.enabled() && !unanswered.isEmpty()) {
       updateIgnored(ignoredFilter.record(ignored.value(), unanswered, timestamp));

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * CPU time spent, not wall-clock time: what an event costs does not depend on how busy the
@@ -16,7 +17,8 @@ import java.util.Map;
  * idle machine would reach. Counts the broker process (from /proc), this JVM (the local Flink
  * cluster, the load generator and the output reader), and this JVM's threads grouped by what they
  * run: a Flink task thread is named after its chain of operators, so the ranker's own CPU time is
- * known exactly.
+ * known exactly. Threads the JVM does not list (garbage collection, the JIT compilers, RocksDB's
+ * background flushes and compactions) are read from /proc and grouped by their native name.
  */
 final class CpuAccount {
   private static final long TICKS_PER_SECOND = 100; // USER_HZ on Linux
@@ -48,8 +50,36 @@ final class CpuAccount {
       }
     }
     out.putAll(groups);
+    out.putAll(nativeThreads());
     return out;
   }
+
+  /** The JVM's own and RocksDB's threads, which {@link ThreadMXBean} does not list, by native name. */
+  private static Map<String, Long> nativeThreads() {
+    Map<String, Long> out = new HashMap<>();
+    try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+      tasks.forEach(task -> {
+        try {
+          String stat = Files.readString(task.resolve("stat"));
+          String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          if (!NATIVE.matcher(comm).lookingAt()) {
+            return;
+          }
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+          out.merge("native: " + comm.replaceAll("\\d+", "#"), ticks * 1_000_000_000L / TICKS_PER_SECOND, Long::sum);
+        } catch (IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      });
+    } catch (IOException | RuntimeException e) {
+      // not Linux: Java threads only
+    }
+    return out;
+  }
+
+  private static final Pattern NATIVE =
+      Pattern.compile("rocksdb|GC Thread|G1 |C1 Compiler|C2 Compiler|VM Thread");
 
   /** The CPU time between two snapshots, per entry. Threads that ended in between are not counted. */
   static Map<String, Long> between(Map<String, Long> before, Map<String, Long> after) {

@@ -365,6 +365,9 @@ public final class LoadHarness {
         Window w = probe.window(latencyWindow);
         result.windows.add(w);
         say("  window %d: %s", i + 1, w.row());
+        if (diagnose) {
+          say("    CPU µs per event, every group over 5: %s", w.cpu().above(5));
+        }
       }
       if (full) {
         gen.rate(0);
@@ -520,6 +523,11 @@ public final class LoadHarness {
           .limit(n)
           .map(e -> String.format(Locale.ROOT, "%s %.0f", e.getKey(), microsPerEvent(e.getKey())))
           .collect(Collectors.joining(", "));
+    }
+
+    /** Every entry using more than {@code minMicros} per event, most first. */
+    String above(double minMicros) {
+      return top((int) nanos.keySet().stream().filter(k -> microsPerEvent(k) > minMicros).count());
     }
   }
 

@@ -591,8 +591,9 @@ class RankerFunctionTest {
       assertThat(profileKeys(h)).isEqualTo(u);
       assertThat(pendingSlates(h)).as("two served slates per user await labels").isEqualTo(2 * u);
       assertThat(debounceTimers(h)).as("no pending debounce").isZero();
-      assertThat(allKeyedEntries(h)).as("a profile per user and one entry per pending slate; nothing else")
-          .isEqualTo(u + pendingSlates(h));
+      assertThat(stateKeys(h, "pending-slate-index")).as("an index of pending slates per served user").isEqualTo(u);
+      assertThat(allKeyedEntries(h)).as("a profile and a pending-slate index per user, one entry per pending slate; nothing else")
+          .isEqualTo(2 * u + pendingSlates(h));
     }
     ask(h, "r", "someone-new", 3, T0);
     assertThat(profileKeys(h)).as("a request writes no profile").isEqualTo(4);
@@ -600,8 +601,10 @@ class RankerFunctionTest {
     advance(h, T0 + HOUR);
     assertThat(pendingSlates(h)).as("label windows closed").isZero();
     assertThat(stateKeys(h, "ignored-items")).as("every user served a slate nobody answered").isEqualTo(5);
-    assertThat(allKeyedEntries(h)).as("one profile per user and one ignored-items record per served user remain")
-        .isEqualTo(4 + 5);
+    assertThat(stateKeys(h, "pending-slate-index")).as("every served user, the index empty until it expires with the user")
+        .isEqualTo(5);
+    assertThat(allKeyedEntries(h)).as("one profile per user; one ignored-items record and one index per served user remain")
+        .isEqualTo(4 + 5 + 5);
   }
 
   @Test
@@ -747,6 +750,43 @@ class RankerFunctionTest {
     advance(h, T0 + HOUR);
     assertThat(examples(h)).extracting(TrainingExample::getLabel, TrainingExample::getPosition)
         .containsExactly(org.assertj.core.groups.Tuple.tuple(Label.NO_ACTION, 1));
+  }
+
+  @Test
+  void slatesPendingWithoutAnIndexAreLabelledDroppedAndClosedAsWithOne() throws Exception {
+    // Releases 1 and 2 kept no pending-slate index: a restored user has slates in the map only.
+    JobConfig config = config(Map.of("slate.debounce", "0 s", "training.max-pending-slates", "2",
+        "training.label-window", "10 min"));
+    List<List<String>> runs = new ArrayList<>();
+    for (boolean dropIndex : new boolean[] {false, true}) {
+      var h = harness(config, null);
+      loadCatalog(h);
+      Slate first = ask(h, "r1", "u", 3, T0);
+      Slate second = ask(h, "r2", "u", 3, T0 + SECOND);
+      send(h, answer(first, 0, InteractionType.LIKE, 30_000, T0 + 2 * SECOND));
+      if (dropIndex) {
+        KeyedStateBackend<String> backend = h.getOperator().getKeyedStateBackend();
+        backend.setCurrentKey("u");
+        backend.getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
+            RankerFunction.pendingIndexDescriptor(config)).clear();
+        assertThat(stateKeys(h, "pending-slate-index")).isZero();
+      }
+      send(h, answer(second, 2, InteractionType.SKIP, 100, T0 + 3 * SECOND));
+      ask(h, "r3", "u", 3, T0 + 4 * SECOND); // the bound: the first slate goes
+      send(h, answer(first, 1, InteractionType.LIKE, 30_000, T0 + 5 * SECOND)); // no longer pending
+      assertThat(pendingSlates(h)).isEqualTo(2);
+      advance(h, T0 + HOUR);
+      assertThat(pendingSlates(h)).isZero();
+      assertThat(h.numEventTimeTimers()).isZero();
+      List<String> log = new ArrayList<>();
+      for (TrainingExample e : examples(h)) {
+        log.add(e.getSlateId() + " " + e.getItemId() + " " + e.getLabel() + " " + e.getLabelledTimeMs());
+      }
+      runs.add(log);
+    }
+    assertThat(runs.get(0)).as("LIKE, QUICK_SKIP, then NO_ACTION for the second and third slates' rest")
+        .hasSize(2 + 2 + 3);
+    assertThat(runs.get(1)).containsExactlyElementsOf(runs.get(0));
   }
 
   @Test
@@ -963,7 +1003,8 @@ class RankerFunctionTest {
     assertThat(excludedEver).as("the filter was at work").isPositive();
     assertThat(servedEver).as("ignored items made room for others").hasSizeGreaterThan(5);
     assertThat(pendingSlates(h)).isZero();
-    assertThat(allKeyedEntries(h)).as("one ignored-items record; a request-only user has no profile").isEqualTo(1);
+    assertThat(allKeyedEntries(h)).as("one ignored-items record and the (empty) pending-slate index; a request-only user"
+        + " has no profile").isEqualTo(2);
   }
 
   // ---- request rate ---------------------------------------------------------------------------
