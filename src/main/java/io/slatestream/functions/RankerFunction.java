@@ -512,7 +512,7 @@ public final class RankerFunction
     while (at < pending.size() && pending.get(at).getSlateId().compareTo(slateId) < 0) {
       at++;
     }
-    pending.add(at, new PendingSlateRef(slateId, servedMs, impressions.size()));
+    pending.add(at, new PendingSlateRef(slateId, servedMs, impressions.size(), new ArrayList<>()));
     pendingIndex.update(index);
     ctx.timerService().registerEventTimeTimer(servedMs + labelWindowMs);
   }
@@ -528,7 +528,7 @@ public final class RankerFunction
       List<PendingSlateRef> refs = new ArrayList<>();
       for (Map.Entry<String, PendingSlate> en : pendingSlates.entries()) {
         refs.add(new PendingSlateRef(en.getKey(), en.getValue().getServedTimeMs(),
-            en.getValue().getImpressions().size()));
+            en.getValue().getImpressions().size(), new ArrayList<>()));
       }
       index = new PendingSlateIndex(refs);
     } else if (!(index.getSlates() instanceof ArrayList)) {
@@ -537,50 +537,45 @@ public final class RankerFunction
     return index;
   }
 
-  /** Records in the index how many of the slate's impressions await a label; none: it goes. */
-  private void updateIndex(String slateId, int unanswered) throws Exception {
-    PendingSlateIndex index = pendingIndex();
-    for (java.util.Iterator<PendingSlateRef> it = index.getSlates().iterator(); it.hasNext(); ) {
-      PendingSlateRef ref = it.next();
-      if (ref.getSlateId().equals(slateId)) {
-        if (unanswered == 0) {
-          it.remove();
-        } else {
-          ref.setUnanswered(unanswered);
-        }
-      }
-    }
-    pendingIndex.update(index);
-  }
-
   /** An answer to a served slate labels that impression at once. */
   private void label(Interaction e, ReadOnlyContext ctx) throws Exception {
     if (e.getSlateId() == null) {
       return;
     }
-    PendingSlate slate = pendingSlates.get(e.getSlateId());
-    if (slate == null || e.getEventTimeMs() > slate.getServedTimeMs() + labelWindowMs) {
+    PendingSlateIndex index = pendingIndex();
+    PendingSlateRef ref = null;
+    for (PendingSlateRef r : index.getSlates()) {
+      if (r.getSlateId().equals(e.getSlateId())) {
+        ref = r;
+      }
+    }
+    if (ref == null || e.getEventTimeMs() > ref.getServedTimeMs() + labelWindowMs) {
       return;
     }
-    Label label = e.getType() == InteractionType.LIKE ? Label.LIKE
-        : features.isQuickSkip(e) ? Label.QUICK_SKIP : Label.SKIP;
+    PendingSlate slate = pendingSlates.get(e.getSlateId());
+    if (slate == null) {
+      return;
+    }
     List<Impression> impressions = slate.getImpressions();
     int i = 0;
-    while (i < impressions.size() && !impressions.get(i).getItemId().equals(e.getItemId())) {
+    while (i < impressions.size()
+        && (!impressions.get(i).getItemId().equals(e.getItemId()) || ref.getAnswered().contains(i))) {
       i++;
     }
     if (i == impressions.size()) {
       return; // not an item of this slate, or answered already
     }
-    // By index: the iterator of an Avro array read back from state does not support remove().
-    Impression imp = impressions.remove(i);
-    ctx.output(TRAINING_EXAMPLES, example(e.getUserId(), slate, imp, label, e.getEventTimeMs()));
-    if (impressions.isEmpty()) {
+    Label label = e.getType() == InteractionType.LIKE ? Label.LIKE
+        : features.isQuickSkip(e) ? Label.QUICK_SKIP : Label.SKIP;
+    ctx.output(TRAINING_EXAMPLES, example(e.getUserId(), slate, impressions.get(i), label, e.getEventTimeMs()));
+    // The label goes to the index; the slate, with its vectors, is not rewritten.
+    ref.getAnswered().add(i);
+    ref.setUnanswered(ref.getUnanswered() - 1);
+    if (ref.getUnanswered() <= 0) {
       pendingSlates.remove(slate.getSlateId());
-    } else {
-      pendingSlates.put(slate.getSlateId(), slate);
+      index.getSlates().remove(ref);
     }
-    updateIndex(slate.getSlateId(), slate.getImpressions().size());
+    pendingIndex.update(index);
   }
 
   /**
@@ -599,7 +594,12 @@ public final class RankerFunction
       }
       PendingSlate slate = pendingSlates.get(ref.getSlateId());
       if (slate != null) {
-        for (Impression imp : slate.getImpressions()) {
+        List<Impression> impressions = slate.getImpressions();
+        for (int i = 0; i < impressions.size(); i++) {
+          if (ref.getAnswered().contains(i)) {
+            continue;
+          }
+          Impression imp = impressions.get(i);
           ctx.output(TRAINING_EXAMPLES, example(ctx.getCurrentKey(), slate, imp, Label.NO_ACTION, closesAt));
           unanswered.add(new IgnoredItemsFilter.Ignored(imp.getItemId(), slate.getServedTimeMs()));
         }
