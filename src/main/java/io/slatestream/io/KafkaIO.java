@@ -56,11 +56,26 @@ public final class KafkaIO {
    * anyone and must not count (without transactions read_committed reads everything).
    */
   static KafkaSource<Either<DeadLetter, Slate>> servedSlates(JobConfig config, boolean bounded) {
-    Properties extra = new Properties();
-    extra.setProperty("isolation.level", "read_committed");
+    Properties defaults = new Properties();
+    defaults.setProperty("fetch.min.bytes", Integer.toString(SERVED_SLATES_FETCH_MIN_BYTES));
+    defaults.setProperty("fetch.max.wait.ms", Long.toString(BACKGROUND_BATCHING.toMillis()));
+    Properties overrides = new Properties();
+    overrides.setProperty("isolation.level", "read_committed");
     return source(config, config.topicRecommendations, new DecodingDeserializer<>(AvroCodec.of(Slate.class),
-        Validation.servedSlates(config.maxFutureSkew), null), bounded, extra);
+        Validation.servedSlates(config.maxFutureSkew), null), bounded, defaults, overrides);
   }
+
+  /**
+   * How long the clients nobody waits on batch their records: the training-examples producer
+   * ({@code linger.ms}) and the served-slates reader ({@code fetch.max.wait.ms}). Training examples
+   * are read by the next training run, and impressions reach the rankers at most once per
+   * {@code items.stats-interval} anyway; batching them saves broker requests at no cost to a
+   * slate's latency. A {@code kafka.*} setting of the same key wins.
+   */
+  static final java.time.Duration BACKGROUND_BATCHING = java.time.Duration.ofMillis(100);
+
+  /** What the served-slates reader waits for, up to {@link #BACKGROUND_BATCHING}: a hundred slates or so. */
+  static final int SERVED_SLATES_FETCH_MIN_BYTES = 64 * 1024;
 
   /** A catalog tombstone (null value) deletes the item named by the key. */
   static Item deletedItem(byte[] key) {
@@ -79,18 +94,28 @@ public final class KafkaIO {
         sink(config, "dead-letters", (KafkaRecordSerializationSchema<DeadLetter>) (d, ctx, ts) ->
             new ProducerRecord<>(config.topicDeadLetters, bytes(d.getKey()), deadLetters.encode(d))),
         sink(config, "training-examples", (KafkaRecordSerializationSchema<TrainingExample>) (e, ctx, ts) ->
-            new ProducerRecord<>(config.topicTrainingExamples, utf8(e.getUserId()), examples.encode(e))));
+            new ProducerRecord<>(config.topicTrainingExamples, utf8(e.getUserId()), examples.encode(e)),
+            batched()));
+  }
+
+  private static Properties batched() {
+    Properties p = new Properties();
+    p.setProperty("linger.ms", Long.toString(BACKGROUND_BATCHING.toMillis()));
+    return p;
   }
 
   static <T extends SpecificRecordBase> KafkaSource<Either<DeadLetter, T>> source(
       JobConfig config, String topic, DecodingDeserializer<T> deserializer, boolean bounded) {
-    return source(config, topic, deserializer, bounded, new Properties());
+    return source(config, topic, deserializer, bounded, new Properties(), new Properties());
   }
 
-  static <T extends SpecificRecordBase> KafkaSource<Either<DeadLetter, T>> source(
-      JobConfig config, String topic, DecodingDeserializer<T> deserializer, boolean bounded, Properties extra) {
-    Properties props = config.kafka().toProperties();
-    props.putAll(extra);
+  /** {@code defaults} yield to the {@code kafka.*} properties, {@code overrides} do not. */
+  static <T extends SpecificRecordBase> KafkaSource<Either<DeadLetter, T>> source(JobConfig config, String topic,
+      DecodingDeserializer<T> deserializer, boolean bounded, Properties defaults, Properties overrides) {
+    Properties props = new Properties();
+    props.putAll(defaults);
+    props.putAll(config.kafka().toProperties());
+    props.putAll(overrides);
     KafkaSourceBuilder<Either<DeadLetter, T>> b = KafkaSource.<Either<DeadLetter, T>>builder()
         .setProperties(props)
         .setTopics(topic)
@@ -109,7 +134,15 @@ public final class KafkaIO {
   }
 
   static <T> KafkaSink<T> sink(JobConfig config, String name, KafkaRecordSerializationSchema<T> schema) {
-    Properties producer = config.kafka().toProperties();
+    return sink(config, name, schema, new Properties());
+  }
+
+  /** {@code defaults} yield to the {@code kafka.*} properties. */
+  static <T> KafkaSink<T> sink(JobConfig config, String name, KafkaRecordSerializationSchema<T> schema,
+      Properties defaults) {
+    Properties producer = new Properties();
+    producer.putAll(defaults);
+    producer.putAll(config.kafka().toProperties());
     if (config.delivery == JobOptions.DeliveryMode.EXACTLY_ONCE) {
       producer.setProperty("transaction.timeout.ms", Long.toString(DeliveryCheck.transactionTimeout(config).toMillis()));
     }
