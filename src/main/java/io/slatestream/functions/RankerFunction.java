@@ -159,34 +159,19 @@ public final class RankerFunction
       new MapStateDescriptor<>("pending-slates", Types.STRING, new AvroTypeInfo<>(PendingSlate.class));
 
   /**
-   * The ids and served times of the user's pending slates, so that serving, answering and closing
-   * a slate read one small value instead of scanning {@link #PENDING_SLATES} in RocksDB (a prefix
-   * seek through every level). TTL'd like the profile; never outlives its slates in practice (a
-   * label window is minutes), and a missing index is rebuilt from the map.
+   * The ids, served times and answered impressions of the user's pending slates: serving,
+   * answering and closing a slate read this one small value instead of scanning {@link
+   * #PENDING_SLATES} in RocksDB (a prefix seek through every level), and a label is written here,
+   * not into the slate with its vectors. TTL'd like the profile; never outlives its slates in
+   * practice (a label window is minutes), and a missing index is rebuilt from the map.
    */
   public static ValueStateDescriptor<PendingSlateIndex> pendingIndexDescriptor(JobConfig config) {
-    ValueStateDescriptor<PendingSlateIndex> d =
-        new ValueStateDescriptor<>("pending-slate-index", new AvroTypeInfo<>(PendingSlateIndex.class));
-    d.enableTimeToLive(
-        StateTtlConfig.newBuilder(config.userTtl)
-            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .cleanupInRocksdbCompactFilter(1000)
-            .build());
-    return d;
+    return perUser(new ValueStateDescriptor<>("pending-slate-index", new AvroTypeInfo<>(PendingSlateIndex.class)), config);
   }
 
   /** The user profile state; TTL'd so inactive users expire. */
   public static ValueStateDescriptor<UserProfile> profileDescriptor(JobConfig config) {
-    ValueStateDescriptor<UserProfile> d =
-        new ValueStateDescriptor<>("user-profile", new AvroTypeInfo<>(UserProfile.class));
-    d.enableTimeToLive(
-        StateTtlConfig.newBuilder(config.userTtl)
-            .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .cleanupInRocksdbCompactFilter(1000)
-            .build());
-    return d;
+    return perUser(new ValueStateDescriptor<>("user-profile", new AvroTypeInfo<>(UserProfile.class)), config);
   }
 
   /**
@@ -195,8 +180,11 @@ public final class RankerFunction
    * filter, and TTL'd like the profile.
    */
   public static ValueStateDescriptor<IgnoredItems> ignoredDescriptor(JobConfig config) {
-    ValueStateDescriptor<IgnoredItems> d =
-        new ValueStateDescriptor<>("ignored-items", new AvroTypeInfo<>(IgnoredItems.class));
+    return perUser(new ValueStateDescriptor<>("ignored-items", new AvroTypeInfo<>(IgnoredItems.class)), config);
+  }
+
+  /** A user's state expires {@code state.user-ttl} after it was last written. */
+  private static <T> ValueStateDescriptor<T> perUser(ValueStateDescriptor<T> d, JobConfig config) {
     d.enableTimeToLive(
         StateTtlConfig.newBuilder(config.userTtl)
             .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
