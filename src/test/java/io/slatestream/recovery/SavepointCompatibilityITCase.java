@@ -56,7 +56,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * ({@code input-topics.json}: replayed into a fresh broker, so the restored Kafka offsets point
  * exactly past them, as on the real topics after an upgrade) and what that release's inspect
  * command exported from it ({@code *.csv}). When a release ships, generate its savepoint with
- * {@code mvn verify -Dtest=none -Dit.test=SavepointCompatibilityITCase -Dslatestream.write-savepoint=v3}
+ * {@code mvn verify -Dtest=none -Dit.test=SavepointCompatibilityITCase -Dslatestream.write-savepoint=v4}
  * and commit the directory; never replace an old one.
  *
  * <p>The savepoint's state carries TTL timestamps of when it was written (state TTL is processing
