@@ -448,7 +448,7 @@ public final class RankerFunction
       return;
     }
     // From the index: whether this slate is known already (a trigger seen twice), how many are
-    // pending, and which is the oldest. Only the evicted slate's value is read.
+    // pending, and which is the oldest. No slate is read, not even the one evicted.
     PendingSlateIndex index = pendingIndex();
     List<PendingSlateRef> pending = index.getSlates();
     for (PendingSlateRef ref : pending) {
