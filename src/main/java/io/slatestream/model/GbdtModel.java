@@ -14,11 +14,14 @@ import ml.dmlc.xgboost4j.java.XGBoostError;
 /**
  * A loaded, verified XGBoost binary classifier that scores one slate per call.
  *
- * <p><b>Scoring.</b> {@link #score(float[], int)} builds one dense {@link DMatrix} for all rows of a
- * slate (row-major, {@code NaN} = missing, exactly as in training) and calls
- * {@link Booster#predict(DMatrix)} once. Batch scoring is bit-identical to scoring the same rows one
- * at a time: every row is an independent sum of the same tree outputs in the same order, followed by
- * the same float sigmoid (see {@code GbdtParityTest}).
+ * <p><b>Scoring.</b> {@link #score(float[], int)} predicts all rows of a slate (row-major,
+ * {@code NaN} = missing, exactly as in training) in one in-place call
+ * ({@link Booster#inplace_predict}: XGBoost reads the Java array as a dense array and builds no
+ * {@link DMatrix}, whose construction cost more than the trees themselves: see the README,
+ * Performance). The result is bit-identical to {@link Booster#predict(DMatrix)} on a
+ * {@code DMatrix} of the same rows, one at a time or all together: every row is an independent sum
+ * of the same tree outputs in the same order, followed by the same float sigmoid (see
+ * {@code GbdtParityTest}).
  *
  * <p><b>Threads.</b> The model pins XGBoost to one OpenMP thread ({@code nthread=1}) so that a
  * Flink task slot uses one core and parallelism comes from Flink, not from OpenMP inside every
@@ -213,10 +216,8 @@ public final class GbdtModel implements AutoCloseable {
         if (rows == 0) {
             return new float[0];
         }
-        DMatrix matrix = null;
         try {
-            matrix = new DMatrix(rowsRowMajor, rows, numFeatures, Float.NaN);
-            float[][] out = booster.predict(matrix);
+            float[][] out = booster.inplace_predict(rowsRowMajor, rows, numFeatures, Float.NaN);
             float[] scores = new float[rows];
             for (int i = 0; i < rows; i++) {
                 scores[i] = out[i][0];
@@ -225,10 +226,6 @@ public final class GbdtModel implements AutoCloseable {
         } catch (XGBoostError e) {
             throw new IllegalStateException(
                     "XGBoost prediction failed for model " + version + ": " + XgbSupport.describe(e), e);
-        } finally {
-            if (matrix != null) {
-                matrix.dispose();
-            }
         }
     }
 

@@ -35,8 +35,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
  * Scoring throughput of the reference model (100 trees, depth 6, 30 features) through the in-job
- * path ({@link GbdtModel#score}: one dense DMatrix + one {@code Booster.predict} per call, XGBoost
- * pinned to one thread): one row per call vs one slate of 100 and of 500 rows per call.
+ * path ({@link GbdtModel#score}: one in-place prediction per call from the Java array, XGBoost
+ * pinned to one thread): one row per call vs one slate of 100 and of 500 rows per call; and, as the
+ * reference the in-place call is measured against, the same slates through a dense {@code DMatrix}
+ * and {@code Booster.predict} (the in-job path until in-place prediction replaced it).
  *
  * <p>Every benchmark declares the rows it scores per invocation with {@link OperationsPerInvocation},
  * so JMH's throughput score is rows/s. A benchmark, not a test: it is not named *Test, surefire never
@@ -70,6 +72,7 @@ public class ScoringBenchmark {
     static final int LARGE_SLATE = 500;
 
     private GbdtModel model;
+    private Booster viaDMatrix;
     private float[][] singleRows;
     private float[] slate100;
     private float[] slate500;
@@ -79,6 +82,8 @@ public class ScoringBenchmark {
         Booster booster = SyntheticData.referenceBooster(TREES, DEPTH, WIDTH, TRAIN_ROWS, SEED);
         try {
             model = GbdtModel.load(booster.toByteArray("ubj"), "bench-reference", "bench", WIDTH);
+            viaDMatrix = ml.dmlc.xgboost4j.java.XGBoost.loadModel(booster.toByteArray("ubj"));
+            viaDMatrix.setParam("nthread", 1);
         } finally {
             booster.dispose();
         }
@@ -93,6 +98,7 @@ public class ScoringBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         model.close();
+        viaDMatrix.dispose();
     }
 
     /** The 100 rows of one slate, one {@code predict} call per row. */
@@ -118,6 +124,29 @@ public class ScoringBenchmark {
         return model.score(slate500, LARGE_SLATE);
     }
 
+    /** One slate of 100 rows: a dense DMatrix, then one {@code predict} call. */
+    @Benchmark
+    @OperationsPerInvocation(SMALL_SLATE)
+    public float[][] slateOf100ViaDMatrix() throws Exception {
+        return predictViaDMatrix(slate100, SMALL_SLATE);
+    }
+
+    /** One slate of 500 rows: a dense DMatrix, then one {@code predict} call. */
+    @Benchmark
+    @OperationsPerInvocation(LARGE_SLATE)
+    public float[][] slateOf500ViaDMatrix() throws Exception {
+        return predictViaDMatrix(slate500, LARGE_SLATE);
+    }
+
+    private float[][] predictViaDMatrix(float[] rows, int n) throws Exception {
+        ml.dmlc.xgboost4j.java.DMatrix m = new ml.dmlc.xgboost4j.java.DMatrix(rows, n, WIDTH, Float.NaN);
+        try {
+            return viaDMatrix.predict(m);
+        } finally {
+            m.dispose();
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         Options options = new OptionsBuilder()
                 .include(ScoringBenchmark.class.getName() + "\\.")
@@ -131,9 +160,12 @@ public class ScoringBenchmark {
         Collection<RunResult> results = new Runner(options).run();
 
         Map<String, Double> medianRowsPerSecond = new LinkedHashMap<>();
-        Map<String, Integer> rowsPerCall = Map.of("oneRowPerCall", 1, "slateOf100", SMALL_SLATE, "slateOf500", LARGE_SLATE);
-        Map<String, Integer> slateRows = Map.of("oneRowPerCall", SMALL_SLATE, "slateOf100", SMALL_SLATE, "slateOf500", LARGE_SLATE);
-        for (String mode : List.of("oneRowPerCall", "slateOf100", "slateOf500")) {
+        Map<String, Integer> rowsPerCall = Map.of("oneRowPerCall", 1, "slateOf100", SMALL_SLATE, "slateOf500", LARGE_SLATE,
+                "slateOf100ViaDMatrix", SMALL_SLATE, "slateOf500ViaDMatrix", LARGE_SLATE);
+        Map<String, Integer> slateRows = Map.of("oneRowPerCall", SMALL_SLATE, "slateOf100", SMALL_SLATE, "slateOf500", LARGE_SLATE,
+                "slateOf100ViaDMatrix", SMALL_SLATE, "slateOf500ViaDMatrix", LARGE_SLATE);
+        for (String mode : List.of("oneRowPerCall", "slateOf100", "slateOf500", "slateOf100ViaDMatrix",
+                "slateOf500ViaDMatrix")) {
             for (RunResult run : results) {
                 String name = run.getParams().getBenchmark();
                 if (name.endsWith("." + mode)) {

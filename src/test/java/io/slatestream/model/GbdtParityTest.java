@@ -86,6 +86,10 @@ class GbdtParityTest {
                 jobOneByOne[i] = model.score(Arrays.copyOfRange(rows, i * WIDTH, (i + 1) * WIDTH), 1)[0];
             }
             assertBitIdentical(jobOneByOne, oneByOne, "GbdtModel one row per call");
+            // a reused buffer larger than the slate: only its first rows are read
+            float[] buffer = Arrays.copyOf(rows, rows.length + 7 * WIDTH);
+            Arrays.fill(buffer, 100 * WIDTH, buffer.length, Float.MAX_VALUE);
+            assertBitIdentical(model.score(buffer, 100), Arrays.copyOf(oneByOne, 100), "first 100 rows of a larger buffer");
         }
     }
 
