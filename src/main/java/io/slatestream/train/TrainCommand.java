@@ -162,7 +162,7 @@ public final class TrainCommand {
   }
 
   /** One row per selected example, at its served time; the label is 1 for a like. */
-  static List<ModelTrainer.Example> toRows(List<TrainingExample> examples, ExampleSelection selection) {
+  public static List<ModelTrainer.Example> toRows(List<TrainingExample> examples, ExampleSelection selection) {
     List<ModelTrainer.Example> rows = new ArrayList<>(examples.size());
     for (TrainingExample e : examples) {
       if (!selection.keeps(e.getLabel())) {
@@ -197,7 +197,7 @@ public final class TrainCommand {
   }
 
   /** Everything on the training-examples topic up to its end offsets now. */
-  static List<TrainingExample> readTopic(JobConfig config) throws Exception {
+  public static List<TrainingExample> readTopic(JobConfig config) throws Exception {
     Properties p = config.kafka().toProperties();
     p.put("isolation.level", "read_committed");
     p.put("key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer");
@@ -219,7 +219,7 @@ public final class TrainCommand {
     return out;
   }
 
-  static void publish(JobConfig config, ModelRelease release) throws Exception {
+  public static void publish(JobConfig config, ModelRelease release) throws Exception {
     Properties p = config.kafka().toProperties();
     p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
     p.put("value.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");

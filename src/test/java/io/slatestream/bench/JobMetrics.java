@@ -162,6 +162,27 @@ final class JobMetrics {
     return out;
   }
 
+  /** The value of one metric (a string gauge too) per subtask of the vertex whose name contains {@code fragment}. */
+  List<String> textValues(String fragment, String metric) throws IOException, InterruptedException {
+    List<String> out = new ArrayList<>();
+    for (Map.Entry<String, String> v : vertices().entrySet()) {
+      if (!v.getValue().contains(fragment)) {
+        continue;
+      }
+      List<String> ids = new ArrayList<>();
+      for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + v.getKey() + "/metrics")) {
+        if (m.get("id").asText().matches("\\d+\\.(.*\\.)?" + Pattern.quote(metric))) {
+          ids.add(m.get("id").asText());
+        }
+      }
+      String query = URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
+      for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + v.getKey() + "/metrics?get=" + query)) {
+        out.add(m.path("value").asText());
+      }
+    }
+    return out;
+  }
+
   /** Completed checkpoints so far. */
   long completedCheckpoints() throws IOException, InterruptedException {
     return get("/jobs/" + jobId + "/checkpoints").get("counts").get("completed").asLong();

@@ -64,7 +64,7 @@ import org.apache.kafka.common.TopicPartition;
  * <p><b>Processes.</b> The broker runs in a JVM of its own ({@link BrokerProcess}), as in
  * production; this JVM holds the local Flink cluster (RocksDB state backend, incremental
  * checkpoints), the open-loop {@link LoadGenerator} and the {@link OutputReader}. All of them share
- * the machine's cores, as do both jobs, which run one after the other against the same broker.
+ * the machine's cores, as do the jobs, which run one after the other against the same broker.
  *
  * <p><b>Method</b>, per job (pass-through first): fresh topics; the job starts; a JIT warm-up at
  * the start rate is discarded; then the offered rate steps up by {@code --step-factor} per step
@@ -85,8 +85,13 @@ import org.apache.kafka.common.TopicPartition;
  *
  * <p>Options: {@code --users 50000 --items 10000 --seed 42 --parallelism 2 --start-rate 2000
  * --step-factor 1.5 --refine-factor 1.15 --step 30s --step-warmup 10s --warmup 20s --max-lag 3s
- * --latency-load 0.5 --latency-window 30s --repeats 3 --request-share 0.2 --jobs pass-through,full
- * --max-rate 1000000}, and {@code --latency-rate N} to measure latency at N events/s instead of a
+ * --latency-load 0.5 --latency-window 30s --repeats 3 --request-share 0.2
+ * --jobs pass-through,full,full-model --max-rate 1000000}: {@code full} is the job as it starts,
+ * serving with the heuristic; {@code full-model} the same job once it has a model: after the JIT
+ * warm-up the trainer learns from the examples it logged and a release rolls the model out
+ * ({@link #rollOutModel}; {@code --model-warmup 3m} more of the heuristic first, so that users
+ * have answered enough slates), then the search and the latency windows run with the GBDT scoring every
+ * candidate, and {@code --latency-rate N} to measure latency at N events/s instead of a
  * share of the maximum ({@code --search false} then skips the search for the maximum, for
  * iterating on latency); {@code --diagnose true} prints, per latency window, the seconds with
  * slow request slates, each checkpoint's synchronous part, alignment and start delay per vertex,
@@ -105,6 +110,8 @@ public final class LoadHarness {
 
   private static final String PASS_THROUGH = "pass-through";
   private static final String FULL = "full";
+  /** The full topology serving a GBDT, as a deployment does once it has a model (see {@link #rollOutModel}). */
+  private static final String FULL_MODEL = "full-model";
   /** Managed memory of the local cluster: what flink-conf/config.yaml gives a 4 GiB TaskManager (0.4 of it). */
   private static final MemorySize MANAGED_MEMORY = MemorySize.parse("1280m");
   /** The cluster's RocksDB settings ({@code state.backend.rocksdb.*} of flink-conf/config.yaml). */
@@ -122,6 +129,7 @@ public final class LoadHarness {
   private Duration step = Duration.ofSeconds(30);
   private Duration stepWarmup = Duration.ofSeconds(10);
   private Duration warmup = Duration.ofSeconds(20);
+  private Duration modelWarmup = Duration.ofMinutes(3);
   private Duration maxLag = Duration.ofSeconds(3);
   private double latencyLoad = 0.5;
   private Duration latencyWindow = Duration.ofSeconds(30);
@@ -129,7 +137,7 @@ public final class LoadHarness {
   private double requestShare = 0.2;
   private boolean diagnose = false;
   private boolean search = true;
-  private List<String> jobs = List.of(PASS_THROUGH, FULL);
+  private List<String> jobs = List.of(PASS_THROUGH, FULL, FULL_MODEL);
   private final Map<String, String> jobOptions = new LinkedHashMap<>();
   /** {@code --state.backend.…} and {@code --execution.checkpointing.…}: the cluster's Flink configuration. */
   private final Map<String, String> clusterOptions = new LinkedHashMap<>();
@@ -165,6 +173,7 @@ public final class LoadHarness {
         case "step" -> step = TimeUtils.parseDuration(v);
         case "step-warmup" -> stepWarmup = TimeUtils.parseDuration(v);
         case "warmup" -> warmup = TimeUtils.parseDuration(v);
+        case "model-warmup" -> modelWarmup = TimeUtils.parseDuration(v);
         case "max-lag" -> maxLag = TimeUtils.parseDuration(v);
         case "latency-load" -> latencyLoad = Double.parseDouble(v);
         case "latency-rate" -> latencyRate = Double.parseDouble(v);
@@ -229,8 +238,12 @@ public final class LoadHarness {
   // One job
 
   private JobResult measure(String kind) throws Exception {
-    boolean full = kind.equals(FULL);
-    String prefix = full ? "" : "pt-";
+    boolean withModel = kind.equals(FULL_MODEL);
+    boolean full = kind.equals(FULL) || withModel;
+    if (!full && !kind.equals(PASS_THROUGH)) {
+      throw new IllegalArgumentException("unknown job " + kind + ": " + PASS_THROUGH + ", " + FULL + " or " + FULL_MODEL);
+    }
+    String prefix = withModel ? "m-" : full ? "" : "pt-";
     Map<String, String> opts = new LinkedHashMap<>();
     opts.put("kafka.bootstrap.servers", bootstrap);
     opts.put("source.starting-offsets", "EARLIEST");
@@ -306,6 +319,12 @@ public final class LoadHarness {
       say("JIT warm-up: %s at %,.0f events/s (discarded)", warmup, startRate);
       gen.rate(startRate);
       sleep(warmup);
+      if (withModel) {
+        // Users answer the slates they were served: a model needs more history than the JIT does.
+        say("Serving with the heuristic for %s more to log training examples", modelWarmup);
+        sleep(modelWarmup);
+        result.model = rollOutModel(config, metrics, workDir.resolve("model-" + Instant.now().toEpochMilli()));
+      }
       probe.check();
 
       say("%10s %10s %10s %12s %10s %14s %14s %9s  %s", "offered/s", "achieved/s", "out/s", "lag slope/s", "lag end",
@@ -389,6 +408,48 @@ public final class LoadHarness {
         say("Output reader failed: %s", reader.failure());
       }
     }
+  }
+
+  /**
+   * What an ML engineer does once the heuristic has served for a while, condensed: the training
+   * examples the job logged during the warm-ups, their answered impressions, the project's
+   * trainer at its default settings (time split, early stopping), a {@code ModelRelease} on the
+   * job's topic; then waits until every ranker subtask serves it. Unlike {@code train}, slates of
+   * the last label window are kept: the warm-ups are shorter than one, and a NO_ACTION row, which
+   * that rule guards against, is no training row here. The model's trees are what its scoring
+   * costs, so they are reported with the figures.
+   */
+  private String rollOutModel(JobConfig config, JobMetrics metrics, Path dir) throws Exception {
+    List<io.slatestream.avro.TrainingExample> logged = io.slatestream.train.TrainCommand.readTopic(config);
+    io.slatestream.features.FeatureVectorBuilder vectors = new io.slatestream.features.FeatureVectorBuilder(config);
+    var rows = io.slatestream.train.TrainCommand.toRows(logged, io.slatestream.model.ExampleSelection.ANSWERED);
+    String version = "load-m1";
+    String summary;
+    String sha;
+    try (var trained = new io.slatestream.model.ModelTrainer(vectors.spec().names(), vectors.spec().id(),
+        io.slatestream.model.TrainerConfig.defaults()).train(rows)) {
+      sha = trained.writeModel(dir, version);
+      summary = String.format(Locale.ROOT, "%s: %d trees of depth <= %d, trained on %,d answered of %,d logged"
+              + " examples, validation AUC %.3f", version, trained.numTrees(),
+          io.slatestream.model.TrainerConfig.defaults().maxDepth(), rows.size(), logged.size(),
+          trained.validationMetrics().auc());
+    }
+    io.slatestream.train.TrainCommand.publish(config, new io.slatestream.avro.ModelRelease(version,
+        dir.toAbsolutePath().resolve(io.slatestream.model.TrainingResult.MODEL_FILE).toUri().toString(), sha,
+        vectors.spec().id(), System.currentTimeMillis()));
+    long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+    List<String> served;
+    do {
+      Thread.sleep(1_000);
+      served = metrics.textValues("ranker", "modelVersion");
+    } while (!(served.size() == parallelism && served.stream().allMatch(version::equals))
+        && System.nanoTime() < deadline);
+    if (!(served.size() == parallelism && served.stream().allMatch(version::equals))) {
+      throw new IllegalStateException("the rankers serve " + served + " a minute after release " + version
+          + " (refused? see the dead-letters topic)");
+    }
+    say("Model rolled out to every ranker subtask: %s", summary);
+    return summary;
   }
 
   /**
@@ -567,6 +628,8 @@ public final class LoadHarness {
     double latencyRate;
     String loadAverage = "";
     StateSize state;
+    /** The model served, for {@value #FULL_MODEL}. */
+    String model;
 
     JobResult(String kind) {
       this.kind = kind;
@@ -784,14 +847,23 @@ public final class LoadHarness {
           total - broker, cores, total == 0 ? 0 : cores * 1e6 / total, r.windows.get(r.windows.size() / 2).cpu().top(6));
     }
     JobResult pt = results.get(PASS_THROUGH);
-    JobResult full = results.get(FULL);
-    if (pt != null && full != null && pt.maxRate > 0) {
-      say("full / pass-through max sustainable rate: %.2f", full.maxRate / pt.maxRate);
-    }
-    if (full != null && full.state != null) {
-      say("ranker state per active user: %,.0f bytes (RocksDB estimate-live-data-size; %,.0f bytes of SST files),"
-              + " %,d active users, %.1f interactions each", full.state.livePerUser(), full.state.sstPerUser(),
-          full.state.activeUsers(), full.state.interactions() / (double) Math.max(1, full.state.activeUsers()));
+    for (String kind : List.of(FULL, FULL_MODEL)) {
+      JobResult full = results.get(kind);
+      if (full == null) {
+        continue;
+      }
+      if (full.model != null) {
+        say("%s served %s", kind, full.model);
+      }
+      if (pt != null && pt.maxRate > 0) {
+        say("%s / pass-through max sustainable rate: %.3f", kind, full.maxRate / pt.maxRate);
+      }
+      if (full.state != null) {
+        say("%s: ranker state per active user: %,.0f bytes (RocksDB estimate-live-data-size; %,.0f bytes of SST"
+                + " files), %,d active users, %.1f interactions each", kind, full.state.livePerUser(),
+            full.state.sstPerUser(), full.state.activeUsers(),
+            full.state.interactions() / (double) Math.max(1, full.state.activeUsers()));
+      }
     }
     results.values().forEach(r -> say("load average during the %s latency windows: %s", r.kind, r.loadAverage));
     say("Harness-only settings: lag sampled every 2 s from the REST API; broker in its own JVM %s; load generator producer: Kafka client defaults"

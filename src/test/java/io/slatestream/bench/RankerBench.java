@@ -50,7 +50,10 @@ import org.apache.flink.types.Either;
  * </pre>
  *
  * <p>Options: {@code --users 50000 --items 10000 --events 300000 --rate 2000} (events per second of
- * simulated event time) {@code --seed 42}; {@code --state.backend.rocksdb.<option> value} configures
+ * simulated event time) {@code --seed 42}; {@code --model true} serves the measured part with a
+ * GBDT, as a deployment does once it has a model: at the end of the warm-up the project's trainer
+ * (default settings) learns from the answered training examples the heuristic logged so far, and a
+ * {@code ModelRelease} rolls it out to the ranker; {@code --state.backend.rocksdb.<option> value} configures
  * the RocksDB backend as the cluster's configuration would (flink-conf/config.yaml's RocksDB
  * settings unless given); any other {@code --key value} is a job
  * option.
@@ -65,6 +68,7 @@ public final class RankerBench {
     int events = 300_000;
     double rate = 2_000;
     long seed = 42;
+    boolean withModel = false;
     java.io.PrintWriter dump = null;
     Map<String, String> options = new LinkedHashMap<>();
     org.apache.flink.configuration.Configuration flink = new org.apache.flink.configuration.Configuration();
@@ -78,6 +82,7 @@ public final class RankerBench {
         case "events" -> events = Integer.parseInt(v);
         case "rate" -> rate = Double.parseDouble(v);
         case "seed" -> seed = Long.parseLong(v);
+        case "model" -> withModel = Boolean.parseBoolean(v);
         case "dump" -> dump = new java.io.PrintWriter(java.nio.file.Files.newBufferedWriter(java.nio.file.Path.of(v)));
         default -> {
           if (k.startsWith("state.backend.rocksdb.")) {
@@ -147,7 +152,13 @@ public final class RankerBench {
     long examples = 0;
     Map<String, Long> labels = new java.util.TreeMap<>();
     long lastWatermark = Long.MIN_VALUE;
+    List<TrainingExample> logged = new java.util.ArrayList<>();
+    String modelSummary = "none (heuristic)";
     for (int n = 0; n < events; n++) {
+      if (n == warmup && withModel) {
+        modelSummary = rollOutModel(h, config, logged, t0 + (long) (n * 1000.0 / rate), checkpoints);
+        logged.clear();
+      }
       if (n == warmup) {
         cpuStart = threads.getCurrentThreadCpuTime();
         wallStart = System.nanoTime();
@@ -223,6 +234,9 @@ public final class RankerBench {
       if (side != null) {
         for (StreamRecord<TrainingExample> r : side) {
           examples++;
+          if (withModel && n < warmup) {
+            logged.add(r.getValue());
+          }
           labels.merge(r.getValue().getLabel().toString(), 1L, Long::sum);
           digests.computeIfAbsent(r.getValue().getUserId(), RankerBench::sha256).update(r.getValue().toString().getBytes(StandardCharsets.UTF_8));
           if (dump != null) {
@@ -251,6 +265,7 @@ public final class RankerBench {
             + "digest %s%n",
         events, measured, warmup, slates, examples, active.cardinality(), cpu / 1e3 / measured,
         wall / 1e3 / measured, HexFormat.of().formatHex(digest.digest()));
+    System.out.println("model " + modelSummary);
     System.out.println("training examples by label " + labels + "; event-time timers " + h.numEventTimeTimers());
     stateSizes(h.getOperator().getKeyedStateBackend(), active.cardinality());
     OperatorSubtaskState snapshot = h.snapshot(1L, 1L);
@@ -258,6 +273,30 @@ public final class RankerBench {
     System.out.printf(java.util.Locale.ROOT, "snapshot (all states, SST files) %,d bytes = %,.0f bytes per active user%n",
         stateBytes, (double) stateBytes / active.cardinality());
     h.close();
+  }
+
+  /**
+   * Trains on the answered examples logged so far, exactly as {@code train} would (time split,
+   * default trainer settings), and rolls the model out through the ranker's broadcast input.
+   */
+  private static String rollOutModel(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>,
+      RankerBroadcast, Slate> h, JobConfig config, List<TrainingExample> logged, long atMs, java.nio.file.Path dir)
+      throws Exception {
+    io.slatestream.features.FeatureVectorBuilder vectors = new io.slatestream.features.FeatureVectorBuilder(config);
+    var rows = io.slatestream.train.TrainCommand.toRows(logged, io.slatestream.model.ExampleSelection.ANSWERED);
+    try (var trained = new io.slatestream.model.ModelTrainer(vectors.spec().names(), vectors.spec().id(),
+        io.slatestream.model.TrainerConfig.defaults()).train(rows)) {
+      String sha = trained.writeModel(dir.resolve("bench-model"), "bench-model");
+      h.processBroadcastElement(new RankerBroadcast("bench-model", new io.slatestream.avro.ModelRelease("bench-model",
+          dir.resolve("bench-model").resolve(io.slatestream.model.TrainingResult.MODEL_FILE).toUri().toString(), sha,
+          vectors.spec().id(), atMs)), atMs);
+      var refused = h.getSideOutput(RankerFunction.DEAD_LETTERS);
+      if (refused != null && !refused.isEmpty()) {
+        throw new IllegalStateException("the ranker refused the model: " + refused.peek().getValue().getError());
+      }
+      return String.format(java.util.Locale.ROOT, "bench-model: %d trees, trained on %,d answered examples,"
+          + " validation AUC %.3f", trained.numTrees(), rows.size(), trained.validationMetrics().auc());
+    }
   }
 
   private static MessageDigest sha256(String unused) {
