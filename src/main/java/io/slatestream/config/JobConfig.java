@@ -66,6 +66,7 @@ public final class JobConfig implements Serializable {
   public final Duration minRequestInterval;
   public final Duration slateDebounce;
   public final int candidatesPerCategory;
+  public final int modelCandidates;
   public final int creatorQuickSkips;
   public final int ignoredImpressions;
   public final Duration ignoredWindow;
@@ -123,6 +124,7 @@ public final class JobConfig implements Serializable {
     minRequestInterval = c.get(JobOptions.MIN_REQUEST_INTERVAL);
     slateDebounce = c.get(JobOptions.SLATE_DEBOUNCE);
     candidatesPerCategory = c.get(JobOptions.CANDIDATES_PER_CATEGORY);
+    modelCandidates = c.get(JobOptions.MODEL_CANDIDATES);
     creatorQuickSkips = c.get(JobOptions.CREATOR_QUICK_SKIPS);
     ignoredImpressions = c.get(JobOptions.IGNORED_IMPRESSIONS);
     ignoredWindow = c.get(JobOptions.IGNORED_WINDOW);
@@ -169,6 +171,7 @@ public final class JobConfig implements Serializable {
     require(freshPoolSize >= 0, JobOptions.FRESH_POOL_SIZE, "must not be negative");
     require(freshMaxAge.toMillis() > 0, JobOptions.FRESH_MAX_AGE, "must be positive");
     require(candidatesPerCategory > 0, JobOptions.CANDIDATES_PER_CATEGORY, "must be positive");
+    require(modelCandidates >= 0, JobOptions.MODEL_CANDIDATES, "must not be negative");
     require(maxParallelism > 0 && maxParallelism <= 32768, JobOptions.MAX_PARALLELISM, "must be in 1..32768");
     require(modelUri == null || (modelChecksum != null && modelVersion != null), JobOptions.MODEL_URI,
         "needs model.checksum and model.version too");

@@ -179,6 +179,13 @@ public final class JobOptions {
       key("ranking.candidates-per-category").intType().defaultValue(100)
           .withDescription("How many of the most popular items of each category are scored per slate.");
 
+  public static final ConfigOption<Integer> MODEL_CANDIDATES =
+      key("ranking.model-candidates").intType().defaultValue(50)
+          .withDescription("With a model serving, the heuristic's best this many of the retrieved candidates are"
+              + " scored by the model, besides the exploration pool and every candidate a request supplied; the"
+              + " rest are dropped before their feature vectors are built. 0 scores every candidate with the"
+              + " model.");
+
   public static final ConfigOption<Integer> CREATOR_QUICK_SKIPS =
       key("filters.creator-quick-skips").intType().defaultValue(3)
           .withDescription(

@@ -126,6 +126,10 @@ public final class JobPolicy implements OfflineServer.Policy {
         ? allowedOnly(ranker.explorationPool(index, retrieved, config.freshPoolSize, atMs - freshMaxAgeMs, excluded),
             allowed)
         : List.of();
+    boolean byModel = model != null && !holdout.holdsOut(userId);
+    if (byModel && config.modelCandidates > 0 && retrieved.size() > config.modelCandidates) {
+      retrieved = HeuristicRanker.preRank(retrieved, ranker.score(p, retrieved, atMs), config.modelCandidates);
+    }
     List<HeuristicRanker.Retrieved> all = new ArrayList<>(retrieved.size() + pool.size());
     all.addAll(retrieved);
     all.addAll(pool);
@@ -137,7 +141,7 @@ public final class JobPolicy implements OfflineServer.Policy {
     float[] rows = null;
     List<HeuristicRanker.Scored> heuristic = ranker.score(p, all, atMs);
     List<HeuristicRanker.Scored> scored = heuristic;
-    if (model != null && !holdout.holdsOut(userId)) {
+    if (byModel) {
       rows = new float[all.size() * width];
       for (int i = 0; i < all.size(); i++) {
         String id = all.get(i).candidate().itemId();

@@ -232,6 +232,41 @@ public final class HeuristicRanker implements Serializable {
     return n;
   }
 
+  /**
+   * The first stage of a model's ranking: every candidate the request supplied (source REQUEST: a
+   * client asked for those to be ranked) and the best {@code keep} of the others by their
+   * heuristic {@code scores} (same order as {@code retrieved}; ties by item id, as everywhere), in
+   * retrieval order, so that the model builds vectors for and scores only those. All of them when
+   * there are no more than {@code keep} others, or {@code keep} is 0.
+   */
+  public static List<Retrieved> preRank(List<Retrieved> retrieved, List<Scored> scores, int keep) {
+    if (scores.size() != retrieved.size()) {
+      throw new IllegalArgumentException(scores.size() + " scores for " + retrieved.size() + " candidates");
+    }
+    List<Integer> others = new ArrayList<>(retrieved.size());
+    for (int i = 0; i < retrieved.size(); i++) {
+      if (retrieved.get(i).source() != CandidateSource.REQUEST) {
+        others.add(i);
+      }
+    }
+    if (keep <= 0 || others.size() <= keep) {
+      return retrieved;
+    }
+    others.sort(Comparator.<Integer>comparingDouble(i -> -scores.get(i).score())
+        .thenComparing(i -> retrieved.get(i).candidate().itemId()));
+    boolean[] dropped = new boolean[retrieved.size()];
+    for (int i = keep; i < others.size(); i++) {
+      dropped[others.get(i)] = true;
+    }
+    List<Retrieved> out = new ArrayList<>(retrieved.size() - (others.size() - keep));
+    for (int i = 0; i < dropped.length; i++) {
+      if (!dropped[i]) {
+        out.add(retrieved.get(i));
+      }
+    }
+    return out;
+  }
+
   /** Heuristic scores of retrieved candidates, in the same order. */
   public List<Scored> score(UserProfile profile, List<Retrieved> retrieved, long atMs) {
     List<Scored> scored = new ArrayList<>(retrieved.size());

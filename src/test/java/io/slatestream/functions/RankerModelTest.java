@@ -211,6 +211,44 @@ class RankerModelTest {
   }
 
   @Test
+  void theModelScoresTheHeuristicsBestCandidatesAndEveryOneARequestSupplied() throws Exception {
+    var h = harness(CONFIG.with(Map.of("ranking.model-candidates", "8")), null);
+    loadCatalog(h);
+    // The heuristic's best 8 of the 30 (a cold user: by popularity), and its worst two.
+    List<String> heuristicOrder = ask(h, "heuristic", 30, null).getItems().stream().map(SlateItem::getItemId).toList();
+    assertThat(heuristicOrder).hasSize(30);
+    h.processBroadcastElement(new RankerBroadcast("m1", release("m1", modelFile.toUri().toString(), sha256,
+        VECTORS.spec().id())), T0);
+
+    // Asked for all 30, the model ranks only the 8 it scored, by its own scores.
+    Slate s = ask(h, "model", 30, null);
+    assertThat(s.getModelVersion()).isEqualTo("m1");
+    assertThat(s.getItems()).extracting(SlateItem::getItemId)
+        .containsExactlyInAnyOrderElementsOf(heuristicOrder.subList(0, 8));
+    for (SlateItem item : s.getItems()) {
+      assertThat(item.getScore()).as("score of %s", item.getItemId()).isEqualTo((double) xgboost(item.getItemId()));
+    }
+    assertThat(s.getItems()).extracting(SlateItem::getScore).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+
+    // Candidates a request supplies are scored whatever the heuristic thinks of them.
+    List<String> worst = heuristicOrder.subList(28, 30);
+    Slate supplied = ask(h, "supplied", 30, worst);
+    assertThat(supplied.getItems()).extracting(SlateItem::getItemId).hasSize(10).containsAll(worst)
+        .containsAll(heuristicOrder.subList(0, 8));
+  }
+
+  private static Slate ask(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>, RankerBroadcast, Slate> h,
+      String requestId, int size, List<String> candidates) throws Exception {
+    h.getOutput().clear();
+    h.processElement(Either.Right(SlateRequest.newBuilder().setRequestId(requestId).setUserId("u").setSlateSize(size)
+        .setCandidateItemIds(candidates).setEventTimeMs(T0).build()), T0);
+    List<Slate> out = h.extractOutputValues();
+    assertThat(out).hasSize(1);
+    h.getOutput().clear();
+    return out.get(0);
+  }
+
+  @Test
   void usersInTheHoldoutKeepTheHeuristicWhileTheModelServesEveryoneElse() throws Exception {
     JobConfig config = CONFIG.with(Map.of("model.holdout-share", "0.5"));
     var h = harness(config, null);

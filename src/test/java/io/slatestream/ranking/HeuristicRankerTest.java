@@ -231,4 +231,26 @@ class HeuristicRankerTest {
     assertThat(ids(reference)).doesNotContain("i001", "i002", "i003", "i008").doesNotHaveDuplicates();
     assertThat(p.getTotalEvents()).as("ranking reads the profile, never changes it").isEqualTo(4);
   }
+
+  @Test
+  void preRankingKeepsTheHeuristicsBestInRetrievalOrderAndEveryRequestedCandidate() {
+    HeuristicRanker ranker = new HeuristicRanker(features, 100);
+    CandidateIndex idx = index(catalog());
+    UserProfile p = profile("m9", InteractionType.LIKE, "music");
+    // Requested: s1 (the least popular item) and p3; then music, then the global top.
+    List<HeuristicRanker.Retrieved> retrieved = ranker.retrieve(p, idx, List.of("s1", "p3"));
+    List<HeuristicRanker.Scored> scores = ranker.score(p, retrieved, T);
+    List<String> order = retrieved.stream().map(r -> r.candidate().itemId()).toList();
+    assertThat(order).containsExactly("s1", "p3", "p1", "m1", "m2", "m3", "p2");
+
+    List<HeuristicRanker.Retrieved> kept = HeuristicRanker.preRank(retrieved, scores, 3);
+    // Besides the two requested: p1 and p2 by popularity, then m1 of the three tied music items
+    // (equal scores break by item id), in the order retrieval found them.
+    assertThat(kept).extracting(r -> r.candidate().itemId()).containsExactly("s1", "p3", "p1", "m1", "p2");
+    assertThat(kept).extracting(HeuristicRanker.Retrieved::source).startsWith(CandidateSource.REQUEST,
+        CandidateSource.REQUEST);
+    // What the model would not improve on is not dropped: no more than keep, or keep 0.
+    assertThat(HeuristicRanker.preRank(retrieved, scores, 5)).isSameAs(retrieved);
+    assertThat(HeuristicRanker.preRank(retrieved, scores, 0)).isSameAs(retrieved);
+  }
 }
