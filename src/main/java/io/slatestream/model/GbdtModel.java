@@ -17,8 +17,8 @@ import ml.dmlc.xgboost4j.java.XGBoostError;
  * <p><b>Scoring.</b> {@link #score(float[], int)} predicts all rows of a slate (row-major,
  * {@code NaN} = missing, exactly as in training) in one in-place call
  * ({@link Booster#inplace_predict}: XGBoost reads the Java array as a dense array and builds no
- * {@link DMatrix}, whose construction cost more than the trees themselves: see the README,
- * Performance). The result is bit-identical to {@link Booster#predict(DMatrix)} on a
+ * {@link DMatrix}; in the ranker's profile, with the small models the job trains, building one took
+ * more CPU than walking the trees. See the README, Performance). The result is bit-identical to {@link Booster#predict(DMatrix)} on a
  * {@code DMatrix} of the same rows, one at a time or all together: every row is an independent sum
  * of the same tree outputs in the same order, followed by the same float sigmoid (see
  * {@code GbdtParityTest}).
