@@ -151,34 +151,20 @@ final class JobMetrics {
       if (!v.getValue().contains(fragment)) {
         continue;
       }
-      List<String> ids = new ArrayList<>();
-      for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + v.getKey() + "/metrics")) {
-        if (id.matcher(m.get("id").asText()).find()) {
-          ids.add(m.get("id").asText());
-        }
-      }
-      values(v.getKey(), ids).forEach((k, val) -> out.merge(k.replaceFirst("^\\d+\\.", ""), val, Double::sum));
+      values(v.getKey(), idsOf(v.getKey(), id)).forEach((k, val) -> out.merge(k.replaceFirst("^\\d+\\.", ""), val, Double::sum));
     }
     return out;
   }
 
   /** The value of one metric (a string gauge too) per subtask of the vertex whose name contains {@code fragment}. */
   List<String> textValues(String fragment, String metric) throws IOException, InterruptedException {
+    Pattern id = Pattern.compile("^\\d+\\.(.*\\.)?" + Pattern.quote(metric) + "$");
     List<String> out = new ArrayList<>();
     for (Map.Entry<String, String> v : vertices().entrySet()) {
       if (!v.getValue().contains(fragment)) {
         continue;
       }
-      List<String> ids = new ArrayList<>();
-      for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + v.getKey() + "/metrics")) {
-        if (m.get("id").asText().matches("\\d+\\.(.*\\.)?" + Pattern.quote(metric))) {
-          ids.add(m.get("id").asText());
-        }
-      }
-      String query = URLEncoder.encode(String.join(",", ids), StandardCharsets.UTF_8);
-      for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + v.getKey() + "/metrics?get=" + query)) {
-        out.add(m.path("value").asText());
-      }
+      out.addAll(texts(v.getKey(), idsOf(v.getKey(), id)).values());
     }
     return out;
   }
@@ -228,18 +214,38 @@ final class JobMetrics {
     return out;
   }
 
+  /** The ids of the vertex's metrics in which {@code id} is found. */
+  private List<String> idsOf(String vertex, Pattern id) throws IOException, InterruptedException {
+    List<String> ids = new ArrayList<>();
+    for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + vertex + "/metrics")) {
+      if (id.matcher(m.get("id").asText()).find()) {
+        ids.add(m.get("id").asText());
+      }
+    }
+    return ids;
+  }
+
   private Map<String, Double> values(String vertex, List<String> ids) throws IOException, InterruptedException {
     Map<String, Double> out = new LinkedHashMap<>();
+    texts(vertex, ids).forEach((id, text) -> {
+      try {
+        out.put(id, Double.parseDouble(text));
+      } catch (NumberFormatException ignored) {
+        // not a number (e.g. a string gauge)
+      }
+    });
+    return out;
+  }
+
+  /** The metrics' values as the REST API gives them, by id; 40 ids per request. */
+  private Map<String, String> texts(String vertex, List<String> ids) throws IOException, InterruptedException {
+    Map<String, String> out = new LinkedHashMap<>();
     for (int from = 0; from < ids.size(); from += 40) {
       List<String> chunk = ids.subList(from, Math.min(ids.size(), from + 40));
       String query = URLEncoder.encode(String.join(",", chunk), StandardCharsets.UTF_8);
       for (JsonNode m : get("/jobs/" + jobId + "/vertices/" + vertex + "/metrics?get=" + query)) {
         if (m.hasNonNull("value")) {
-          try {
-            out.put(m.get("id").asText(), Double.parseDouble(m.get("value").asText()));
-          } catch (NumberFormatException ignored) {
-            // not a number (e.g. a string gauge)
-          }
+          out.put(m.get("id").asText(), m.get("value").asText());
         }
       }
     }

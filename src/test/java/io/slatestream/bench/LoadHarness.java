@@ -90,8 +90,8 @@ import org.apache.kafka.common.TopicPartition;
  * serving with the heuristic; {@code full-model} the same job once it has a model: after the JIT
  * warm-up the trainer learns from the examples it logged and a release rolls the model out
  * ({@link #rollOutModel}; {@code --model-warmup 3m} more of the heuristic first, so that users
- * have answered enough slates), then the search and the latency windows run with the GBDT scoring every
- * candidate, and {@code --latency-rate N} to measure latency at N events/s instead of a
+ * have answered enough slates), then the search and the latency windows run with the GBDT
+ * ranking, and {@code --latency-rate N} to measure latency at N events/s instead of a
  * share of the maximum ({@code --search false} then skips the search for the maximum, for
  * iterating on latency); {@code --diagnose true} prints, per latency window, the seconds with
  * slow request slates, each checkpoint's synchronous part, alignment and start delay per vertex,
@@ -414,45 +414,27 @@ public final class LoadHarness {
   }
 
   /**
-   * What an ML engineer does once the heuristic has served for a while, condensed: the training
-   * examples the job logged during the warm-ups, their answered impressions, the project's
-   * trainer at its default settings (time split, early stopping), a {@code ModelRelease} on the
-   * job's topic; then waits until every ranker subtask serves it. Unlike {@code train}, slates of
-   * the last label window are kept: the warm-ups are shorter than one, and a NO_ACTION row, which
-   * that rule guards against, is no training row here. The model's trees are what its scoring
-   * costs, so they are reported with the figures.
+   * What an ML engineer does once the heuristic has served for a while, condensed: a
+   * {@link BenchModel} trained on the examples the job logged during the warm-ups, released on the
+   * job's topic; then waits until every ranker subtask serves it.
    */
   private String rollOutModel(JobConfig config, JobMetrics metrics, Path dir) throws Exception {
-    List<io.slatestream.avro.TrainingExample> logged = io.slatestream.train.TrainCommand.readTopic(config);
-    io.slatestream.features.FeatureVectorBuilder vectors = new io.slatestream.features.FeatureVectorBuilder(config);
-    var rows = io.slatestream.train.TrainCommand.toRows(logged, io.slatestream.model.ExampleSelection.ANSWERED);
     String version = "load-m1";
-    String summary;
-    String sha;
-    try (var trained = new io.slatestream.model.ModelTrainer(vectors.spec().names(), vectors.spec().id(),
-        io.slatestream.model.TrainerConfig.defaults()).train(rows)) {
-      sha = trained.writeModel(dir, version);
-      summary = String.format(Locale.ROOT, "%s: %d trees of depth <= %d, trained on %,d answered of %,d logged"
-              + " examples, validation AUC %.3f", version, trained.numTrees(),
-          io.slatestream.model.TrainerConfig.defaults().maxDepth(), rows.size(), logged.size(),
-          trained.validationMetrics().auc());
-    }
-    io.slatestream.train.TrainCommand.publish(config, new io.slatestream.avro.ModelRelease(version,
-        dir.toAbsolutePath().resolve(io.slatestream.model.TrainingResult.MODEL_FILE).toUri().toString(), sha,
-        vectors.spec().id(), System.currentTimeMillis()));
+    BenchModel.Trained model = BenchModel.train(config, io.slatestream.train.TrainCommand.readTopic(config), dir,
+        version, System.currentTimeMillis());
+    io.slatestream.train.TrainCommand.publish(config, model.release());
     long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
-    List<String> served;
-    do {
+    List<String> served = List.of();
+    while (served.size() != parallelism || !served.stream().allMatch(version::equals)) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the rankers serve " + served + " a minute after release " + version
+            + " (refused? see the dead-letters topic)");
+      }
       Thread.sleep(1_000);
       served = metrics.textValues("ranker", "modelVersion");
-    } while (!(served.size() == parallelism && served.stream().allMatch(version::equals))
-        && System.nanoTime() < deadline);
-    if (!(served.size() == parallelism && served.stream().allMatch(version::equals))) {
-      throw new IllegalStateException("the rankers serve " + served + " a minute after release " + version
-          + " (refused? see the dead-letters topic)");
     }
-    say("Model rolled out to every ranker subtask: %s", summary);
-    return summary;
+    say("Model rolled out to every ranker subtask: %s", model.summary());
+    return model.summary();
   }
 
   /**

@@ -51,9 +51,9 @@ import org.apache.flink.types.Either;
  *
  * <p>Options: {@code --users 50000 --items 10000 --events 300000 --rate 2000} (events per second of
  * simulated event time) {@code --seed 42}; {@code --model true} serves the measured part with a
- * GBDT, as a deployment does once it has a model: at the end of the warm-up the project's trainer
- * (default settings) learns from the answered training examples the heuristic logged so far, and a
- * {@code ModelRelease} rolls it out to the ranker; {@code --state.backend.rocksdb.<option> value} configures
+ * GBDT, as a deployment does once it has a model: at the end of the warm-up a {@link BenchModel} is
+ * trained on the examples the heuristic logged so far and a {@code ModelRelease} rolls it out to
+ * the ranker; {@code --state.backend.rocksdb.<option> value} configures
  * the RocksDB backend as the cluster's configuration would (flink-conf/config.yaml's RocksDB
  * settings unless given); any other {@code --key value} is a job
  * option.
@@ -275,28 +275,17 @@ public final class RankerBench {
     h.close();
   }
 
-  /**
-   * Trains on the answered examples logged so far, exactly as {@code train} would (time split,
-   * default trainer settings), and rolls the model out through the ranker's broadcast input.
-   */
+  /** {@link BenchModel} on the examples logged so far, rolled out through the ranker's broadcast input. */
   private static String rollOutModel(KeyedBroadcastOperatorTestHarness<String, Either<Interaction, SlateRequest>,
       RankerBroadcast, Slate> h, JobConfig config, List<TrainingExample> logged, long atMs, java.nio.file.Path dir)
       throws Exception {
-    io.slatestream.features.FeatureVectorBuilder vectors = new io.slatestream.features.FeatureVectorBuilder(config);
-    var rows = io.slatestream.train.TrainCommand.toRows(logged, io.slatestream.model.ExampleSelection.ANSWERED);
-    try (var trained = new io.slatestream.model.ModelTrainer(vectors.spec().names(), vectors.spec().id(),
-        io.slatestream.model.TrainerConfig.defaults()).train(rows)) {
-      String sha = trained.writeModel(dir.resolve("bench-model"), "bench-model");
-      h.processBroadcastElement(new RankerBroadcast("bench-model", new io.slatestream.avro.ModelRelease("bench-model",
-          dir.resolve("bench-model").resolve(io.slatestream.model.TrainingResult.MODEL_FILE).toUri().toString(), sha,
-          vectors.spec().id(), atMs)), atMs);
-      var refused = h.getSideOutput(RankerFunction.DEAD_LETTERS);
-      if (refused != null && !refused.isEmpty()) {
-        throw new IllegalStateException("the ranker refused the model: " + refused.peek().getValue().getError());
-      }
-      return String.format(java.util.Locale.ROOT, "bench-model: %d trees, trained on %,d answered examples,"
-          + " validation AUC %.3f", trained.numTrees(), rows.size(), trained.validationMetrics().auc());
+    BenchModel.Trained model = BenchModel.train(config, logged, dir.resolve("bench-model"), "bench-model", atMs);
+    h.processBroadcastElement(new RankerBroadcast("bench-model", model.release()), atMs);
+    var refused = h.getSideOutput(RankerFunction.DEAD_LETTERS);
+    if (refused != null && !refused.isEmpty()) {
+      throw new IllegalStateException("the ranker refused the model: " + refused.peek().getValue().getError());
     }
+    return model.summary();
   }
 
   private static MessageDigest sha256(String unused) {
