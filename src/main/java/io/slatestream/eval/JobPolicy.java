@@ -127,8 +127,8 @@ public final class JobPolicy implements OfflineServer.Policy {
             allowed)
         : List.of();
     boolean byModel = model != null && !holdout.holdsOut(userId);
-    if (byModel && config.modelCandidates > 0 && retrieved.size() > config.modelCandidates) {
-      retrieved = HeuristicRanker.preRank(retrieved, ranker.score(p, retrieved, atMs), config.modelCandidates);
+    if (byModel) {
+      retrieved = ranker.forModel(p, retrieved, config.modelCandidates, atMs);
     }
     List<HeuristicRanker.Retrieved> all = new ArrayList<>(retrieved.size() + pool.size());
     all.addAll(retrieved);

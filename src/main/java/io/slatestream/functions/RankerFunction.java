@@ -343,9 +343,9 @@ public final class RankerFunction
     List<HeuristicRanker.Retrieved> pool = config.explorationShare > 0
         ? ranker.explorationPool(idx, retrieved, config.freshPoolSize, triggerTimeMs - freshMaxAgeMs, excluded)
         : List.of();
-    if (scorer != null && config.modelCandidates > 0 && retrieved.size() > config.modelCandidates) {
+    if (scorer != null) {
       // After the exploration pool, which must not offer what retrieval found and dropped here.
-      retrieved = HeuristicRanker.preRank(retrieved, ranker.score(p, retrieved, triggerTimeMs), config.modelCandidates);
+      retrieved = ranker.forModel(p, retrieved, config.modelCandidates, triggerTimeMs);
     }
     List<HeuristicRanker.Retrieved> all = new ArrayList<>(retrieved.size() + pool.size());
     all.addAll(retrieved);

@@ -267,6 +267,14 @@ public final class HeuristicRanker implements Serializable {
     return out;
   }
 
+  /**
+   * What the model scores of {@code retrieved}: {@link #preRank} by this heuristic's scores, which
+   * are computed only when there are more than {@code keep} candidates.
+   */
+  public List<Retrieved> forModel(UserProfile profile, List<Retrieved> retrieved, int keep, long atMs) {
+    return keep <= 0 || retrieved.size() <= keep ? retrieved : preRank(retrieved, score(profile, retrieved, atMs), keep);
+  }
+
   /** Heuristic scores of retrieved candidates, in the same order. */
   public List<Scored> score(UserProfile profile, List<Retrieved> retrieved, long atMs) {
     List<Scored> scored = new ArrayList<>(retrieved.size());
